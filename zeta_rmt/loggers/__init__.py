@@ -1,0 +1,1 @@
+"""zeta_rmt.loggers"""
