@@ -1,0 +1,91 @@
+"""Team 2: Cluster-GCN mini-batches (PyG ClusterData + ClusterLoader)."""
+from __future__ import annotations
+
+from torch_geometric.loader import ClusterLoader
+
+from zeta_rmt.data.base import DataConfigError, ZeroGraphDataModule
+from zeta_rmt.data.partition import PARTITIONERS, PartitionedClusterData
+from zeta_rmt.graph import gcn_weights, node_degrees, undirected_edges
+from zeta_rmt.zeros.odlyzko import cache_dir
+
+import torch
+
+NORMS = ("subgraph", "global")
+
+
+class NormalizedClusterLoader(ClusterLoader):
+    """PyG's ClusterLoader, plus self-loops and GCN edge weights on each batch.
+
+    ``norm="subgraph"``: Â of the batch's own sub-graph (what GCNConv's default does on a
+    Cluster-GCN batch, the groups' script); ``norm="global"``: the full graph's weights
+    1/sqrt(d_i d_j) restricted to the batch's edges.
+    """
+
+    def __init__(self, cluster_data, norm: str = "subgraph", **kwargs):
+        if norm not in NORMS:
+            raise DataConfigError(f"data.norm must be one of {NORMS}, got {norm!r}")
+        self.norm = norm
+        super().__init__(cluster_data, **kwargs)
+
+    def _collate(self, batch):
+        out = super()._collate(batch)
+        deg = out.deg if self.norm == "global" else None
+        out.edge_index, out.edge_weight = gcn_weights(out.edge_index, out.num_nodes, deg)
+        return out
+
+
+class ClusterDataModule(ZeroGraphDataModule):
+    """METIS (pymetis) or contiguous partitions of the adelic graph, one or a few per step."""
+
+    regime = "cluster"
+
+    def __init__(self, *args, num_parts: int = 100, batch_size: int = 1, shuffle: bool = True,
+                 partitioner: str = "metis", norm: str = "subgraph", partition_seed: int = 0,
+                 num_workers: int = 0, cache_partitions: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if partitioner not in PARTITIONERS:
+            raise DataConfigError(f"data.partitioner must be one of {PARTITIONERS}, got {partitioner!r}")
+        if norm not in NORMS:
+            raise DataConfigError(f"data.norm must be one of {NORMS}, got {norm!r}")
+        if isinstance(num_parts, bool) or int(num_parts) != num_parts or not 1 <= num_parts <= self.num_zeros // 2:
+            raise DataConfigError(
+                f"data.num_parts must be an integer in [1, num_zeros/2 = {self.num_zeros // 2}], got {num_parts!r}")
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or not 1 <= batch_size <= num_parts:
+            raise DataConfigError(f"data.batch_size must be an integer in [1, num_parts={num_parts}], got {batch_size!r}")
+        self.num_parts = int(num_parts)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.partitioner = partitioner
+        self.norm = norm
+        self.partition_seed = int(partition_seed)
+        self.num_workers = int(num_workers)
+        self.cache_partitions = bool(cache_partitions)
+        self.cluster_data = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.cluster_data is not None:
+            return
+        data = self.node_data()
+        data.edge_index = undirected_edges(self.num_zeros, self.offsets)
+        if self.norm == "global":
+            data.deg = node_degrees(self.num_zeros, self.offsets, data.node_index)
+        key = f"adelic_n{self.num_zeros}_d{'-'.join(map(str, self.offsets))}"
+        self.cluster_data = PartitionedClusterData(
+            data, self.num_parts, partitioner=self.partitioner, seed=self.partition_seed,
+            cache_dir=(cache_dir() / "partitions") if self.cache_partitions else None, graph_key=key,
+        )
+
+    def _loader(self, shuffle: bool):
+        return NormalizedClusterLoader(self.cluster_data, norm=self.norm, batch_size=self.batch_size,
+                                       shuffle=shuffle, num_workers=self.num_workers)
+
+    def train_dataloader(self):
+        return self._loader(self.shuffle)
+
+    def val_dataloader(self):
+        return self._loader(False)
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(num_parts=self.num_parts, partitioner=self.partitioner, norm=self.norm, batch_size=self.batch_size)
+        return d

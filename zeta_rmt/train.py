@@ -1,0 +1,152 @@
+"""Training entry point: ``python -m zeta_rmt.train [overrides]``.
+
+A thin orchestrator: check the hardware, instantiate the data module, loss, model, callbacks,
+loggers and trainer from the composed Hydra config, fit, then report (summary table,
+``metrics.json`` in the run directory) and return the optimised metric to sweepers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from zeta_rmt.callbacks import MetricsHistory
+from zeta_rmt.utils.errors import ConfigError, HardwareError
+from zeta_rmt.utils.summary import print_summary
+
+
+
+def check_hardware(cfg: DictConfig) -> None:
+    """Refuse a GPU hardware profile on a machine without CUDA, unless CPU fallback is allowed."""
+    hw = cfg.hardware
+    if hw.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        vertex = hw.get("vertex") or {}
+        gpu = vertex.get("accelerator_type", "a GPU")
+        if not hw.get("allow_cpu_fallback", False):
+            raise HardwareError(
+                f"hardware={hw.name} needs {gpu} (accelerator=gpu) but this machine has no usable CUDA GPU "
+                f"(torch {torch.__version__}, torch.cuda.is_available() is False). Run locally with "
+                f"hardware=cpu, launch the job on Vertex AI (python -m zeta_rmt.launch ... hardware={hw.name}), "
+                f"or pass hardware.allow_cpu_fallback=true to train on the CPU anyway."
+            )
+        print(f"[zeta_rmt] hardware={hw.name}: no CUDA GPU here; falling back to CPU as allowed "
+              f"(hardware.allow_cpu_fallback=true).")
+        with open_dict(cfg):
+            cfg.hardware.accelerator = "cpu"
+            cfg.hardware.precision = "32-true"
+
+
+def _instantiate(node: Any, what: str, **kwargs):
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        raise ConfigError(f"{what}: {cause}") from cause
+
+
+def instantiate_group(group: DictConfig | None, what: str) -> list:
+    """Instantiate every ``_target_`` entry of a dict-of-configs group (callbacks, logger)."""
+    out = []
+    if not group:
+        return out
+    for key, node in group.items():
+        if isinstance(node, DictConfig) and "_target_" in node:
+            out.append(_instantiate(node, f"{what}.{key}"))
+    return out
+
+
+def config_hash(cfg: DictConfig) -> str:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("paths", None)
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _floats(metrics: dict) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train one run described by ``cfg``; return its final metrics (plain floats)."""
+    t0 = time.perf_counter()
+    check_hardware(cfg)
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+
+    datamodule = _instantiate(cfg.data, "data")
+    loss = _instantiate(cfg.loss, "loss")
+    if datamodule.regime == "cluster" and loss.needs_full_graph:
+        raise ConfigError(
+            f"loss components {loss.needs_full_graph} need the whole graph in one batch (the seed rg_penalty "
+            f"re-runs the model over every node), which data=cluster does not have. Use loss=rmt_only with "
+            f"data=cluster, set loss.weights.rg=0, or train with data=full."
+        )
+    model = _instantiate(cfg.model, "model", loss=loss)
+    callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
+    loggers = instantiate_group(cfg.get("logger"), "logger")
+    trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for lg in trainer.loggers:
+        lg.log_hyperparams(resolved)
+
+    trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    final = _floats(trainer.callback_metrics)
+    if not any(k.startswith("extrap/") for k in final):
+        # training ended before any validation epoch: score extrapolation once now
+        model.eval()
+        final.update(model.extrapolation_metrics())
+    wall = time.perf_counter() - t0
+    history = next((c for c in callbacks if isinstance(c, MetricsHistory)), None)
+    metric_name = cfg.get("optimized_metric")
+    best = history.best(metric_name) if (history and metric_name) else None
+    result = {
+        "status": "completed",
+        "regime": datamodule.regime,
+        "num_zeros": datamodule.num_zeros,
+        "seed": cfg.get("seed"),
+        "config_hash": config_hash(cfg),
+        "wall_time_s": wall,
+        "epochs": int(trainer.current_epoch),
+        "optimized_metric": metric_name,
+        "final": final,
+        "best": best,
+        "data": datamodule.describe(),
+    }
+    out_dir = cfg.get("paths", {}).get("output_dir")
+    if out_dir and "://" not in str(out_dir):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
+    if cfg.get("print_summary", True):
+        print_summary(result)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    result = train(cfg)
+    name = cfg.get("optimized_metric")
+    if name:
+        value = result["final"].get(name)
+        return None if value is None or not math.isfinite(value) else float(value)
+    return None
+
+
+if __name__ == "__main__":
+    main()
