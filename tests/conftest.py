@@ -76,3 +76,29 @@ def _network_guard():
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
     socket.getaddrinfo = _real_getaddrinfo
+
+
+# -- composing the real Hydra configs ---------------------------------------------------------
+from pathlib import Path  # noqa: E402
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+
+
+def compose_config(overrides=(), output_dir=None):
+    """Compose ``configs/train.yaml`` with ``overrides`` exactly as the CLI would (no Hydra run dir:
+    ``paths.output_dir`` is set to ``output_dir``)."""
+    from hydra import compose, initialize_config_dir
+
+    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides) + extra)
+
+
+@pytest.fixture
+def make_cfg(tmp_path):
+    """``make_cfg(*overrides)``: the composed training config writing under ``tmp_path``."""
+
+    def _make(*overrides):
+        return compose_config(overrides, output_dir=tmp_path / "run")
+
+    return _make

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,25 @@ def _instantiate(node: Any, what: str, **kwargs):
         return hydra.utils.instantiate(node, **kwargs)
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
-        raise ConfigError(f"{what}: {cause}") from cause
+        msg = str(cause)
+        raise ConfigError(msg if msg.startswith(what) else f"{what}: {msg}") from cause
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Checks of top-level and trainer keys that Lightning would accept silently or fail on late."""
+    def _int(key, value, low):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
+
+    tr = cfg.get("trainer") or {}
+    _int("trainer.max_epochs", tr.get("max_epochs"), 1)
+    if tr.get("check_val_every_n_epoch") is not None:
+        _int("trainer.check_val_every_n_epoch", tr.get("check_val_every_n_epoch"), 1)
+    if cfg.get("seed") is not None:
+        _int("seed", cfg.get("seed"), 0)
+    metric = cfg.get("optimized_metric")
+    if metric is not None and not isinstance(metric, str):
+        raise ConfigError(f"optimized_metric must be a metric name such as 'extrap/mse', got {metric!r}")
 
 
 def instantiate_group(group: DictConfig | None, what: str) -> list:
@@ -84,6 +103,7 @@ def _floats(metrics: dict) -> dict[str, float]:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train one run described by ``cfg``; return its final metrics (plain floats)."""
     t0 = time.perf_counter()
+    validate_config(cfg)
     check_hardware(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -138,9 +158,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
+USER_ERRORS = (ConfigError, HardwareError, ValueError)
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    except USER_ERRORS as exc:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        # a clear one-line error instead of a traceback; exit status 2 like a usage error
+        print(f"zeta_rmt.train: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     name = cfg.get("optimized_metric")
     if name:
         value = result["final"].get(name)

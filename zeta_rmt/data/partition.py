@@ -37,7 +37,11 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int, seed: in
     indptr = torch.zeros(num_nodes + 1, dtype=torch.int64)
     indptr[1:] = torch.cumsum(torch.bincount(r, minlength=num_nodes), 0)
     opts = pymetis.Options(seed=int(seed))
-    _, membership = pymetis.part_graph(int(num_parts), xadj=indptr.numpy(), adjncy=c.numpy(), options=opts)
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2
+        graph = {"adjacency": pymetis.CSRAdjacency(indptr.numpy(), c.numpy())}
+    else:
+        graph = {"xadj": indptr.numpy(), "adjncy": c.numpy()}
+    _, membership = pymetis.part_graph(int(num_parts), **graph, options=opts)
     return torch.as_tensor(membership, dtype=torch.int64)
 
 

@@ -50,6 +50,12 @@ class ZetaGNNModule(pl.LightningModule):
     def forward(self, x, edge_index, edge_weight):
         return self.net(x, edge_index, edge_weight)
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # PyG batches move themselves; Lightning's generic collection walk is ~10x slower here.
+        if hasattr(batch, "to") and hasattr(batch, "edge_index"):
+            return batch.to(device, non_blocking=True)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def _step(self, batch, mask_name: str, stage: str):
         pred_all = self(batch.x, batch.edge_index, batch.edge_weight)
         mask = batch[mask_name]
