@@ -1,34 +1,231 @@
 """One entry point for zeros: ``load_zeros(source, start, count)``.
 
 Indices are 1-based as in mathematics: ``load_zeros("odlyzko", 1, 10)`` returns
-gamma_1 .. gamma_10.
+γ_1 … γ_10. ``source`` is one of
+
+* ``"odlyzko"`` — Odlyzko's table (n ≤ 2,001,052), the default;
+* ``"generate"`` — the project's generator (any n up to the height limit ~3.4·10⁸),
+  results cached under the zeta_rmt cache directory;
+* a local path or an fsspec URL (``file://``, ``gs://`` via gcsfs, ``memory://``) to
+  - a sharded dataset (a directory or URL holding ``manifest.json``, or that file),
+  - a ``.npy`` file of γ_1, γ_2, … (memory-mapped when local),
+  - a text file with one γ per line (the groups' format).
+
+Every source validates what it returns (finite, positive, strictly increasing) and says
+how many zeros it holds when a request runs past its end.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from zeta_rmt.zeros import storage
 from zeta_rmt.zeros.errors import ZeroDataError
-from zeta_rmt.zeros.odlyzko import ODLYZKO_COUNT, load_table
+from zeta_rmt.zeros.odlyzko import ODLYZKO_COUNT, cache_dir, load_table
+from zeta_rmt.zeros.textfile import check_values, parse_text
 
 
 def _check_range(start: int, count: int) -> None:
-    if int(start) != start or start < 1:
+    if isinstance(start, bool) or int(start) != start or start < 1:
         raise ZeroDataError(f"start must be a 1-based index >= 1, got {start!r}")
-    if int(count) != count or count < 1:
+    if isinstance(count, bool) or int(count) != count or count < 1:
         raise ZeroDataError(f"count must be a positive integer, got {count!r}")
 
 
-def load_zeros(source: str = "odlyzko", start: int = 1, count: int = 10_000) -> np.ndarray:
-    """Return gamma_start .. gamma_{start+count-1} as a float64 array.
+class ZeroSource:
+    """Zeros γ_first … γ_last (``last`` None: unbounded)."""
 
-    ``source``: ``"odlyzko"`` (the table, n <= 2,001,052).
+    name = "?"
+    first = 1
+    last: int | None = None
+
+    def _range_error(self, start: int, end: int) -> ZeroDataError:
+        held = f"{self.first}..{self.last} ({self.last - self.first + 1} zeros)"
+        return ZeroDataError(f"source {self.name!r} holds zeros {held}; requested {start}..{end}")
+
+    def load(self, start: int, count: int) -> np.ndarray:
+        _check_range(start, count)
+        end = start + count - 1
+        if start < self.first or (self.last is not None and end > self.last):
+            raise self._range_error(start, end)
+        return self._load(int(start), int(count))
+
+    def _load(self, start: int, count: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"source": self.name, "first": self.first, "last": self.last}
+
+
+class TableSource(ZeroSource):
+    name = "odlyzko"
+    last = ODLYZKO_COUNT
+
+    def _load(self, start, count):
+        return np.array(load_table()[start - 1 : start - 1 + count], dtype=np.float64)
+
+
+class GeneratorSource(ZeroSource):
+    """The project's generator; each (start, count) result is cached as ``.npy``."""
+
+    name = "generate"
+
+    def __init__(self):
+        from zeta_rmt.zeros.generator import max_index
+
+        self.last = max_index()
+
+    def _load(self, start, count):
+        from zeta_rmt.zeros.generator import GENERATOR_VERSION, generate_zeros
+
+        use_cache = os.environ.get("ZETA_RMT_GENERATE_CACHE", "1") != "0"
+        path = None
+        if use_cache:
+            try:
+                d = cache_dir() / "generated"
+                d.mkdir(parents=True, exist_ok=True)
+                path = d / f"zeros_{start}_{count}_{GENERATOR_VERSION}.npy"
+                if path.is_file():
+                    arr = np.load(path, mmap_mode="r")
+                    if arr.shape == (count,) and arr.dtype == np.float64:
+                        check_values(arr, str(path), unit="index", first=start)
+                        return np.array(arr)
+            except (OSError, ValueError, ZeroDataError):
+                path = None
+        vals = generate_zeros(start, count)
+        if path is not None:
+            try:
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, vals)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        return vals
+
+
+class TextSource(ZeroSource):
+    def __init__(self, url: str, storage_options=None):
+        self.name = url
+        fs, path = storage.get_fs(url, storage_options)
+        try:
+            raw = storage.read_bytes(fs, path)
+        except FileNotFoundError:
+            raise ZeroDataError(f"{url}: no such file") from None
+        self.values = parse_text(raw, url)
+        self.last = self.values.size
+
+    def _load(self, start, count):
+        return np.array(self.values[start - 1 : start - 1 + count])
+
+
+class NpySource(ZeroSource):
+    """γ_1, γ_2, … in a ``.npy``: memory-mapped when local; remote files are read by range."""
+
+    def __init__(self, url: str, storage_options=None):
+        self.name = url
+        self.fs, self.path = storage.get_fs(url, storage_options)
+        if storage.is_local(self.fs):
+            try:
+                arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            except FileNotFoundError:
+                raise ZeroDataError(f"{url}: no such file") from None
+            except ValueError as exc:
+                raise ZeroDataError(f"{url}: not a valid .npy file ({exc})") from exc
+            self._check_layout(arr.shape, arr.dtype, arr.dtype.byteorder)
+            self.mm = arr
+            self.last = arr.shape[0]
+        else:
+            self.mm = None
+            try:
+                with self.fs.open(self.path, "rb") as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                    else:
+                        raise ValueError(f"unsupported .npy format version {version}")
+                    self.offset = fh.tell()
+            except FileNotFoundError:
+                raise ZeroDataError(f"{url}: no such file") from None
+            except ValueError as exc:
+                raise ZeroDataError(f"{url}: not a valid .npy file ({exc})") from exc
+            self._check_layout(shape, dtype, dtype.byteorder)
+            self.dtype = dtype
+            self.last = shape[0]
+        if self.last == 0:
+            raise ZeroDataError(f"{url}: holds no zeros (empty array)")
+
+    def _check_layout(self, shape, dtype, byteorder):
+        if len(shape) != 1 or np.dtype(dtype).kind != "f":
+            raise ZeroDataError(f"{self.name}: expected a 1-D float array of zeros, got shape {shape} dtype {dtype}")
+
+    def _load(self, start, count):
+        if self.mm is not None:
+            vals = np.array(self.mm[start - 1 : start - 1 + count], dtype=np.float64)
+        else:
+            size = self.dtype.itemsize
+            with self.fs.open(self.path, "rb") as fh:
+                fh.seek(self.offset + (start - 1) * size)
+                raw = fh.read(count * size)
+            vals = np.frombuffer(raw, dtype=self.dtype).astype(np.float64)
+        check_values(vals, self.name, unit="index", first=start)
+        return vals
+
+
+class ShardedSource(ZeroSource):
+    def __init__(self, url: str, storage_options=None):
+        from zeta_rmt.zeros.sharded import Dataset
+
+        self.name = url
+        self.ds = Dataset(url, storage_options)
+        self.first, self.last = self.ds.start, self.ds.end
+
+    def _load(self, start, count):
+        return self.ds.load(start, count)
+
+    def describe(self):
+        d = super().describe()
+        d["manifest"] = self.ds.manifest
+        return d
+
+
+def open_source(source: str = "odlyzko", *, storage_options: dict | None = None) -> ZeroSource:
+    """Resolve a source string (see module docstring) to a :class:`ZeroSource`."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise ZeroDataError(f"zero source must be a string or path, got {type(source).__name__}")
+    source = os.fspath(source)
+    if source == "odlyzko":
+        return TableSource()
+    if source == "generate":
+        return GeneratorSource()
+    from zeta_rmt.zeros.sharded import MANIFEST
+
+    low = source.lower().rstrip("/")
+    if low.endswith(".npy"):
+        return NpySource(source, storage_options)
+    if low.endswith("/" + MANIFEST) or low == MANIFEST:
+        return ShardedSource(source, storage_options)
+    fs, path = storage.get_fs(source, storage_options)
+    if fs.exists(storage.join(path, MANIFEST)):
+        return ShardedSource(source, storage_options)
+    if not fs.exists(path):
+        hint = "" if storage.is_url(source) or os.sep in source or "." in source else (
+            "; known source names are 'odlyzko' and 'generate'"
+        )
+        raise ZeroDataError(f"zero source {source!r}: no such file or dataset{hint}")
+    if fs.isdir(path):
+        raise ZeroDataError(f"{source}: a directory without {MANIFEST}, so not a sharded zero dataset")
+    return TextSource(source, storage_options)
+
+
+def load_zeros(source: str = "odlyzko", start: int = 1, count: int = 10_000, *, storage_options: dict | None = None) -> np.ndarray:
+    """Return γ_start … γ_{start+count−1} (1-based) as a float64 array.
+
+    ``source``: ``"odlyzko"`` (default), ``"generate"``, or a path / fsspec URL of a text
+    file, a ``.npy`` or a sharded dataset. Raises :class:`ZeroDataError` on malformed
+    data (naming file and line or index), a corrupt shard, or a request outside the source.
     """
     _check_range(start, count)
-    if source == "odlyzko":
-        end = start + count - 1
-        if end > ODLYZKO_COUNT:
-            raise ZeroDataError(
-                f"source 'odlyzko' holds zeros 1..{ODLYZKO_COUNT}; requested {start}..{end}"
-            )
-        return np.array(load_table()[start - 1 : end], dtype=np.float64)
-    raise ZeroDataError(f"unknown zero source {source!r}; known: 'odlyzko'")
+    return open_source(source, storage_options=storage_options).load(start, count)
