@@ -43,6 +43,7 @@ import mpmath
 import numba
 import numpy as np
 
+from zeta_rmt.rmt.smooth import inverse_smooth_count, smooth_count
 from zeta_rmt.zeros import riemann_siegel as rs
 from zeta_rmt.zeros.errors import ZeroDataError
 
@@ -111,29 +112,6 @@ def brent_blocks(t: float) -> int:
     """K(t) = ⌈0.0061 log²t + 0.08 log t⌉ (at least 2): Rosser blocks needed by Turing's method."""
     lg = math.log(t)
     return max(2, math.ceil(0.0061 * lg * lg + 0.08 * lg))
-
-
-def smooth_count(t):
-    """N₀(t) = (t/2π) log(t/(2πe)) + 7/8 (Riemann–von Mangoldt).
-
-    Same formula as ``zeta_rmt.rmt.unfolding.smooth_count``; repeated here so that the zero
-    tools do not import the rmt package (which pulls in torch and scipy.stats).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    return t / rs.TWO_PI * np.log(t / (rs.TWO_PI * math.e)) + 0.875
-
-
-def inverse_smooth_count(x):
-    """Solve N₀(T) = x (x > 0) by Newton's method from T = 2π(x − 7/8)/log((x − 7/8)/e + 1) + 2π."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.maximum(x - 0.875, 1e-3)
-    t = rs.TWO_PI * y / np.log1p(y / math.e) + rs.TWO_PI * 1.5
-    for _ in range(50):
-        step = (smooth_count(t) - x) / (np.log(t / rs.TWO_PI) / rs.TWO_PI)
-        t = np.maximum(t - step, rs.TWO_PI * 1.0001)
-        if np.all(np.abs(step) <= 1e-13 * t):
-            break
-    return t
 
 
 def height_of_index(n) -> np.ndarray:
