@@ -7,16 +7,12 @@
 """
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
+
+from tests.fixtures.network_guard import install, set_safe_env, uninstall
 
 # Environment for Google clients, set before anything imports them.
-os.environ["NO_GCE_CHECK"] = "true"
-os.environ["GCE_METADATA_HOST"] = "127.0.0.1:9"
-os.environ["GCE_METADATA_IP"] = "127.0.0.1:9"
-os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+set_safe_env()
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
@@ -26,56 +22,11 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
-def _is_loopback(host) -> bool:
-    if host is None:
-        return True
-    if isinstance(host, bytes):
-        host = host.decode()
-    host = str(host)
-    if host in ("localhost", "", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False  # a DNS name other than localhost
-
-
-class NetworkGuardError(RuntimeError):
-    """A test tried to reach a host that is not on this machine."""
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _guarded_connect(self, address, *a, **k):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-        raise NetworkGuardError(f"test tried to connect to non-loopback address {address!r}")
-    return _real_connect(self, address, *a, **k)
-
-
-def _guarded_connect_ex(self, address, *a, **k):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-        raise NetworkGuardError(f"test tried to connect to non-loopback address {address!r}")
-    return _real_connect_ex(self, address, *a, **k)
-
-
-def _guarded_getaddrinfo(host, *a, **k):
-    if not _is_loopback(host):
-        raise NetworkGuardError(f"test tried to resolve non-loopback host {host!r}")
-    return _real_getaddrinfo(host, *a, **k)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _network_guard():
-    socket.socket.connect = _guarded_connect
-    socket.socket.connect_ex = _guarded_connect_ex
-    socket.getaddrinfo = _guarded_getaddrinfo
+    install()
     yield
-    socket.socket.connect = _real_connect
-    socket.socket.connect_ex = _real_connect_ex
-    socket.getaddrinfo = _real_getaddrinfo
+    uninstall()
 
 
 # -- composing the real Hydra configs ---------------------------------------------------------
