@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
+import traceback
 from typing import Any
 
 import hydra
@@ -22,9 +22,14 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zeta_rmt.callbacks import MetricsHistory
+from zeta_rmt.launch import hpt
+from zeta_rmt.launch import runtime as cloud_runtime
+from zeta_rmt.launch import storage
+from zeta_rmt.report import records
 from zeta_rmt.utils.errors import ConfigError, HardwareError
 from zeta_rmt.utils.summary import print_summary
 
+cloud_runtime.register_resolvers()  # ${vertex_output_dir:} (jobs launched on Vertex AI)
 
 
 def check_hardware(cfg: DictConfig) -> None:
@@ -73,20 +78,22 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"optimized_metric must be a metric name such as 'extrap/mse', got {metric!r}")
 
 
-def instantiate_group(group: DictConfig | None, what: str) -> list:
-    """Instantiate every ``_target_`` entry of a dict-of-configs group (callbacks, logger)."""
+def instantiate_group(group: DictConfig | None, what: str, overrides: dict[str, dict] | None = None) -> list:
+    """Instantiate every ``_target_`` entry of a dict-of-configs group (callbacks, logger);
+    ``overrides[key]`` are extra keyword arguments for that entry."""
     out = []
     if not group:
         return out
     for key, node in group.items():
         if isinstance(node, DictConfig) and "_target_" in node:
-            out.append(_instantiate(node, f"{what}.{key}"))
+            out.append(_instantiate(node, f"{what}.{key}", **(overrides or {}).get(str(key), {})))
     return out
 
 
 def config_hash(cfg: DictConfig) -> str:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.pop("paths", None)
+    resolved.pop("cloud", None)  # where a run is launched does not change what it computes
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -114,18 +121,41 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(
             f"loss components {loss.needs_full_graph} need the whole graph in one batch (the seed rg_penalty "
             f"re-runs the model over every node), which data=cluster does not have. Use loss=rmt_only with "
-            f"data=cluster, set loss.weights.rg=0, or train with data=full."
+            f"data=cluster, loss=full_local_rg (the cluster-local scale rg_penalty), set loss.weights.rg=0, "
+            f"or train with data=full."
         )
     model = _instantiate(cfg.model, "model", loss=loss)
     callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
-    loggers = instantiate_group(cfg.get("logger"), "logger")
+    # file loggers with a gs:// save_dir write locally and are mirrored up (CSVLogger loses rows on gs://)
+    logger_overrides, mirror = cloud_runtime.stage_file_loggers(cfg.get("logger"))
+    loggers = instantiate_group(cfg.get("logger"), "logger", logger_overrides)
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    for cb in callbacks:
+        if isinstance(cb, cloud_runtime.LastCheckpoint):
+            cb.mirror = mirror
+
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is None and cfg.get("auto_resume", True) and not trainer.fast_dev_run:
+        resume = cloud_runtime.find_resume_checkpoint(callbacks)
+        if resume is not None:
+            ckpt_path = resume.path
+            kept = cloud_runtime.carry_over_csv(trainer.loggers, resume.epoch)
+            print(f"[zeta_rmt] resuming from {resume.path} (epoch {resume.epoch} done, step {resume.global_step}); "
+                  f"{kept} CSV rows kept. auto_resume=false starts fresh.", flush=True)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for lg in trainer.loggers:
         lg.log_hyperparams(resolved)
 
-    trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        # checkpoints hold the model's hyperparameters (Hydra partials): not loadable with weights_only
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path,
+                    weights_only=False if ckpt_path else None)
+    finally:
+        if mirror:  # remote copies of the log files, also without a LastCheckpoint callback
+            for lg in trainer.loggers:
+                lg.save()
+            mirror.sync()
 
     final = _floats(trainer.callback_metrics)
     if not any(k.startswith("extrap/") for k in final):
@@ -150,9 +180,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "data": datamodule.describe(),
     }
     out_dir = cfg.get("paths", {}).get("output_dir")
-    if out_dir and "://" not in str(out_dir):
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
+    if out_dir:  # local path or gs:// URL
+        storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(result))
+        if history is not None:  # per-epoch rows: training curves in `python -m zeta_rmt.report`
+            storage.write_text(storage.join(out_dir, records.HISTORY_FILE), records.dumps(history.rows))
     if cfg.get("print_summary", True):
         print_summary(result)
     return result
@@ -161,16 +192,53 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 USER_ERRORS = (ConfigError, HardwareError, ValueError)
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _record_failure(cfg: DictConfig, exc: BaseException, wall: float) -> None:
+    """Write ``metrics.json`` with ``status: "failed"`` and the error into the run directory."""
+    try:
+        out_dir = cfg.get("paths", {}).get("output_dir")
+    except Exception:  # noqa: BLE001 - an unresolvable output dir: nowhere to record
+        return
+    if not out_dir:
+        return
+    try:
+        chash = config_hash(cfg)
+    except Exception:  # noqa: BLE001 - the failure may be the config itself
+        chash = None
+    try:
+        rec = records.failure_record(cfg, exc, wall, config_hash=chash)
+        storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(rec))
+    except Exception as write_exc:  # noqa: BLE001 - never hide the run's own error
+        print(f"zeta_rmt.train: could not record the failure in {out_dir}: {write_exc}", file=sys.stderr)
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    t0 = time.perf_counter()
     try:
         result = train(cfg)
-    except USER_ERRORS as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as exc:
+        _record_failure(cfg, exc, time.perf_counter() - t0)
+        if _in_multirun():
+            # one failed sweep point must not stop the sweep: it is recorded (metrics.json,
+            # status "failed") and the sweeper gets None (the Optuna sweeper marks the trial failed)
+            if not isinstance(exc, USER_ERRORS):
+                traceback.print_exc()
+            print(f"zeta_rmt.train: run failed, recorded as failed, the sweep goes on: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return None
+        if not isinstance(exc, USER_ERRORS) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         # a clear one-line error instead of a traceback; exit status 2 like a usage error
         print(f"zeta_rmt.train: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    hpt.report_metric(cfg, result)  # a Vertex AI Vizier trial reads it (hparams_search=vizier)
     name = cfg.get("optimized_metric")
     if name:
         value = result["final"].get(name)
@@ -179,4 +247,10 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # a Vertex AI Vizier trial appends --<parameter>=<value> flags: make them Hydra overrides
+    try:
+        sys.argv = hpt.translate_trial_argv(sys.argv)
+    except ConfigError as exc:
+        print(f"zeta_rmt.train: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     main()

@@ -2,11 +2,11 @@
 from zeta_rmt.losses.base import LossInputs, consecutive_spacings
 from zeta_rmt.losses.composite import CompositeLoss, LossConfigError
 from zeta_rmt.losses.gue_mmd import GUEMMDLoss
-from zeta_rmt.losses.gue_nll import GUENLLLoss
+from zeta_rmt.losses.gue_nll import GUENLLLoss, predicted_spacings
 from zeta_rmt.losses.mse import MSELoss
-from zeta_rmt.losses.rg_penalty import SeedRGPenalty
+from zeta_rmt.losses.rg_penalty import ScaleRGPenalty, SeedRGPenalty, make_rg_penalty
 
 __all__ = [
     "CompositeLoss", "GUEMMDLoss", "GUENLLLoss", "LossConfigError", "LossInputs", "MSELoss",
-    "SeedRGPenalty", "consecutive_spacings",
+    "ScaleRGPenalty", "SeedRGPenalty", "consecutive_spacings", "make_rg_penalty", "predicted_spacings",
 ]

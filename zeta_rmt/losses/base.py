@@ -19,6 +19,11 @@ class LossInputs:
     features:    node features of the *whole batch*, shape (B, F)
     rerun:       ``features -> predictions of the same M nodes`` on the same batch graph
                  (used by rg penalties that re-run the model on transformed inputs)
+    dilated:     ``lam -> heights`` predicted for the same M nodes as if node n were zero lam*n:
+                 the data's features recomputed at the dilated indices of every batch node, the
+                 model re-run on the same batch graph, outputs mapped to heights at lam*n (used
+                 by :class:`~zeta_rmt.losses.ScaleRGPenalty`); ``None`` when the target has no
+                 pointwise height (``data.target=spacing``) or no data module is attached
     """
 
     pred: Tensor
@@ -27,6 +32,7 @@ class LossInputs:
     node_index: Tensor
     features: Optional[Tensor] = None
     rerun: Optional[Callable[[Tensor], Tensor]] = None
+    dilated: Optional[Callable[[float], Tensor]] = None
 
 
 def consecutive_spacings(values: Tensor, node_index: Tensor) -> Tensor:
