@@ -148,9 +148,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(resolved)
 
     try:
-        # checkpoints hold the model's hyperparameters (Hydra partials): not loadable with weights_only
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path,
-                    weights_only=False if ckpt_path else None)
+        # checkpoints hold tensors and plain data only: resumed with torch.load(weights_only=True)
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     finally:
         if mirror:  # remote copies of the log files, also without a LastCheckpoint callback
             for lg in trainer.loggers:

@@ -275,7 +275,7 @@ class ResumeInfo:
 def _read_checkpoint_meta(url: str) -> tuple[int, int]:
     import torch
 
-    ckpt = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=False)
+    ckpt = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
     return int(ckpt["epoch"]), int(ckpt["global_step"])
 
 

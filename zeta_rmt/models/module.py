@@ -94,7 +94,9 @@ class ZetaGNNModule(pl.LightningModule):
         baselines: Sequence[Any] = ("smooth",),
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["net", "loss"], logger=False)
+        # Nothing is pickled into checkpoints as hyperparameters (the run's config is saved by Hydra
+        # and the loggers): checkpoints then hold only tensors and plain data, so resuming loads
+        # them with torch.load(weights_only=True).
         self.net = net
         self.loss = loss
         self.optimizer_factory = optimizer
