@@ -159,3 +159,21 @@ def test_gradients_scale_rg_through_both_passes_seed_rg_only_through_the_first()
         fixed = inputs.rerun(torch.log(2.0 * inputs.features + 1e-6))
     manual = torch.autograd.grad(((fixed / 2.0 - inputs.pred) ** 2).mean(), params, allow_unused=True)
     torch.testing.assert_close(flat(g_seed), flat(manual))
+
+
+def test_skip_readout_passes_node_features_past_the_graph():
+    import torch
+    from zeta_rmt.graph import adelic_graph
+    from zeta_rmt.models import HybridGCN
+
+    torch.manual_seed(0)
+    g = adelic_graph(50, [2, 3])
+    x = torch.randn(50, 3)
+    plain = HybridGCN(in_channels=3, hidden_channels=8, skip=False)
+    skip = HybridGCN(in_channels=3, hidden_channels=8, skip=True)
+    skip.load_state_dict({**plain.state_dict(), "skip.weight": torch.ones(1, 8)})
+    h0 = plain.mlp(x)
+    torch.testing.assert_close(skip(x, g.edge_index, g.edge_weight) - plain(x, g.edge_index, g.edge_weight),
+                               h0.sum(-1))
+    with pytest.raises(ValueError, match="model.net.skip"):
+        HybridGCN(skip="yes")
