@@ -65,7 +65,7 @@ class ZetaGNNModule(pl.LightningModule):
     Logged every epoch (stable names, identical in both regimes):
       ``train/loss``, ``train/<component>`` and ``val/loss``, ``val/<component>``.
 
-    At every validation (see :meth:`extrapolation_metrics`; docs/metrics_and_losses.md has the table):
+    At every validation (see :meth:`extrapolation_metrics`; README.md "Metrics and loss variants" has the table):
 
     * ``extrap/{mse,mae,mae_spacings,mse_spacings,rmse_spacings}``: the model's errors on zeros
       N+1..N+K (the graph on N+K nodes), in height units and in local mean spacings
