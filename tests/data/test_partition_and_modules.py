@@ -120,3 +120,29 @@ def test_bad_cluster_config():
         ClusterDataModule(num_zeros=100, num_parts=80)
     with pytest.raises(DataConfigError, match="data.partitioner"):
         ClusterDataModule(num_zeros=100, num_parts=4, partitioner="spectral")
+
+
+def test_extrapolation_padding_gives_full_neighbourhoods():
+    """With padding, the scored window's GCN outputs equal those on a graph that goes on past N+K."""
+    from zeta_rmt.graph import adelic_graph
+
+    base = FullGraphDataModule(num_zeros=300, primes=[2, 3], extrapolation_window=10)
+    padded = FullGraphDataModule(num_zeros=300, primes=[2, 3], extrapolation_window=10, extrapolation_padding=True)
+    b0, idx0, true0 = base.extrapolation_batch(num_hops=2)
+    b1, idx1, true1 = padded.extrapolation_batch(num_hops=2)
+    assert list(idx0) == list(idx1) == list(range(300, 310)) and np.array_equal(true0, true1)
+    assert int(b0.node_index[-1]) == 309 and int(b1.node_index[-1]) == 309 + 3 * 3
+
+    def two_hops(batch):
+        a = torch.sparse_coo_tensor(batch.edge_index, batch.edge_weight.double(), (batch.num_nodes,) * 2)
+        out = torch.sparse.mm(a, torch.sparse.mm(a, batch.x.double()))
+        return out[(torch.as_tensor(idx0) - int(batch.node_index[0]))][:, 0]
+
+    big = adelic_graph(400, [2, 3])
+    x = torch.log(torch.arange(1, 401, dtype=torch.float64)).unsqueeze(-1)
+    a = torch.sparse_coo_tensor(big.edge_index, big.edge_weight.double(), (400, 400))
+    want = torch.sparse.mm(a, torch.sparse.mm(a, x))[300:310, 0]
+    torch.testing.assert_close(two_hops(b1), want, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(two_hops(b0), want, rtol=1e-6, atol=1e-6)  # the unpadded window ends at N+K
+    with pytest.raises(DataConfigError, match="data.extrapolation_padding"):
+        FullGraphDataModule(num_zeros=300, extrapolation_padding="yes")

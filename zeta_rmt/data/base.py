@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 from zeta_rmt.baselines.explicit import ExplicitFormulaBaseline
 from zeta_rmt.graph import adelic_window, graph_offsets
 from zeta_rmt.rmt.unfolding import (
-    inverse_smooth_count, local_mean_spacing, local_mean_spacing_torch, smooth_count, smooth_count_torch,
+    inverse_smooth_count, local_mean_spacing, local_mean_spacing_torch, smooth_count,
     smooth_density,
 )
 from zeta_rmt.zeros import ZeroDataError, load_zeros
@@ -131,6 +131,7 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         target: str = "raw",
         prime_cutoff: float = DEFAULT_PRIME_CUTOFF,
         far_window_start: Optional[int] = None,
+        extrapolation_padding: bool = False,
     ):
         super().__init__()
         if isinstance(num_zeros, bool) or int(num_zeros) != num_zeros or num_zeros < 20:
@@ -161,6 +162,9 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         self.target = target
         self.prime_cutoff = float(prime_cutoff)
         self.far_window_start = None if far_window_start is None else int(far_window_start)
+        if not isinstance(extrapolation_padding, bool):
+            raise DataConfigError(f"data.extrapolation_padding must be true or false, got {extrapolation_padding!r}")
+        self.extrapolation_padding = extrapolation_padding
         self.far_window_note: str | None = None
         self.num_train = int(math.floor(self.train_fraction * self.num_zeros))
         if not 2 <= self.num_train <= self.num_zeros - 2:
@@ -335,25 +339,34 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         return None
 
     # -- extrapolation ---------------------------------------------------------------------
-    def window_batch(self, n_total: int, num_hops: int, last_k: int) -> tuple[Data, np.ndarray]:
+    def window_batch(self, n_total: int, num_hops: int, last_k: int, pad: int = 0) -> tuple[Data, np.ndarray]:
         """A graph window holding the last ``last_k`` nodes of the graph on ``n_total`` nodes.
 
         It starts ``num_hops · max(offset)`` nodes earlier, so a ``num_hops``-layer GCN gives the
         same outputs on those ``last_k`` nodes as on the whole graph (global normalisation).
+        ``pad > 0`` builds the graph on ``n_total + pad`` nodes instead (features only, nothing
+        scored there), so the scored nodes keep their forward neighbours.
         Returns the batch and the 0-based indices of the scored nodes.
         """
         self.load()
         first = max(0, n_total - last_k - num_hops * max(self.offsets))
-        g = adelic_window(n_total, self.primes, first, n_total)
-        n = np.arange(first + 1, n_total + 1)
+        end = n_total + int(pad)
+        g = adelic_window(end, self.primes, first, end)
+        n = np.arange(first + 1, end + 1)
         data = Data(x=self.features_at(n), edge_index=g.edge_index, edge_weight=g.edge_weight,
-                    node_index=torch.arange(first, n_total, dtype=torch.int64), num_nodes=g.num_nodes)
+                    node_index=torch.arange(first, end, dtype=torch.int64), num_nodes=g.num_nodes)
         return data, np.arange(n_total - last_k, n_total)
 
+    def _padding(self, num_hops: int) -> int:
+        """Nodes added after a scored window when ``data.extrapolation_padding`` is on: enough for
+        every scored node to have all its ``num_hops``-hop neighbours with their own full degrees
+        (hence one hop more), as interior training nodes do."""
+        return (num_hops + 1) * max(self.offsets) if self.extrapolation_padding else 0
+
     def extrapolation_batch(self, num_hops: int) -> tuple[Data, np.ndarray, np.ndarray]:
-        """Batch for predicting zeros N+1 .. N+K on the graph of N+K nodes, the 0-based indices
-        scored and their true heights."""
-        data, idx = self.window_batch(self.num_zeros + self.window, num_hops, self.window)
+        """Batch for predicting zeros N+1 .. N+K on the graph of N+K nodes (N+K+padding with
+        ``data.extrapolation_padding``), the 0-based indices scored and their true heights."""
+        data, idx = self.window_batch(self.num_zeros + self.window, num_hops, self.window, self._padding(num_hops))
         return data, idx, self.zeros[idx]
 
     def next_zero_batch(self, num_hops: int) -> tuple[Data, np.ndarray, np.ndarray]:
@@ -374,7 +387,8 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         """Zeros F .. F+K-1 on the graph of F+K-1 nodes (``None`` without a far window)."""
         if not self.has_far_window:
             return None
-        data, idx = self.window_batch(self.far_window_start + self.window - 1, num_hops, self.window)
+        data, idx = self.window_batch(self.far_window_start + self.window - 1, num_hops, self.window,
+                                      self._padding(num_hops))
         return data, idx, self.far_zeros[1:]
 
     def describe(self) -> dict:

@@ -8,7 +8,6 @@ from zeta_rmt.data.partition import PARTITIONERS, PartitionedClusterData
 from zeta_rmt.graph import gcn_weights, node_degrees, undirected_edges
 from zeta_rmt.zeros.odlyzko import cache_dir
 
-import torch
 
 NORMS = ("subgraph", "global")
 

@@ -9,9 +9,9 @@ is imported, and the client uses anonymous credentials.
 from __future__ import annotations
 
 import os
-import uuid
 
 from zeta_rmt.utils.errors import ConfigError
+from zeta_rmt.utils.fsio import atomic_write_bytes
 
 __all__ = ["StorageError", "is_remote", "get_fs", "join", "exists", "read_bytes", "write_bytes", "write_text"]
 
@@ -80,22 +80,9 @@ def read_bytes(url) -> bytes:
 
 
 def write_bytes(url, data: bytes) -> None:
-    """Write so that readers never see a partial file: local files through a temporary file
-    and an atomic rename; object stores in one upload (an object appears whole or not at all;
-    no rename, which GCS emulates slowly)."""
+    """Write so that readers never see a partial file (see :func:`atomic_write_bytes`)."""
     fs, p = get_fs(url)
-    if not is_remote(url):
-        p = str(p)
-        parent = os.path.dirname(p)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        tmp = f"{p}.{uuid.uuid4().hex[:8]}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    else:
-        with fs.open(p, "wb") as fh:
-            fh.write(data)
+    atomic_write_bytes(fs, p, data)
 
 
 def write_text(url, text: str) -> None:

@@ -149,14 +149,15 @@ class ZetaGNNModule(pl.LightningModule):
         def rerun(features):
             return self(features, batch.edge_index, batch.edge_weight)[mask]
 
-        dilated = None
-        if dm is not None and getattr(dm, "target", "raw") != "spacing":
-            def dilated(lam: float):
-                feats = dm.features_at((batch.node_index + 1).double() * lam).to(batch.x)
-                return dm.gamma_at(rerun(feats), (node_index + 1).double() * lam)
+        def dilated(lam: float):
+            feats = dm.features_at((batch.node_index + 1).double() * lam).to(batch.x)
+            return dm.gamma_at(rerun(feats), (node_index + 1).double() * lam)
 
+        # no dilated heights without a data module, nor for spacing targets
+        has_dilation = dm is not None and getattr(dm, "target", "raw") != "spacing"
         return LossInputs(pred=pred, target=batch.y[mask], gamma_pred=to_gamma(pred, node_index),
-                          node_index=node_index, features=batch.x, rerun=rerun, dilated=dilated)
+                          node_index=node_index, features=batch.x, rerun=rerun,
+                          dilated=dilated if has_dilation else None)
 
     def _step(self, batch, mask_name: str, stage: str):
         inputs = self.loss_inputs(batch, mask_name)

@@ -48,7 +48,6 @@ differentiable in s (the derivative of the Hermite cubic approximates p'(s) to ~
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

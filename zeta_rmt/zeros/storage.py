@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 
+from zeta_rmt.utils.fsio import atomic_write_bytes, is_local_fs
 from zeta_rmt.zeros.errors import ZeroDataError
 
 
@@ -45,9 +45,7 @@ def get_fs(path: str, storage_options: dict | None = None):
     return fs, inner
 
 
-def is_local(fs) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in ("file", "local")
+is_local = is_local_fs
 
 
 def join(root: str, name: str) -> str:
@@ -60,23 +58,8 @@ def read_bytes(fs, path: str) -> bytes:
 
 
 def write_bytes(fs, path: str, data: bytes) -> None:
-    """Write ``data`` so that readers never see a partial file.
-
-    Local: temporary file + atomic rename. Object stores (GCS, memory): a single upload is
-    already atomic (the object appears complete or not at all); no rename, which the GCS
-    emulator handles very slowly.
-    """
-    if is_local(fs):
-        parent = os.path.dirname(path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    else:
-        with fs.open(path, "wb") as fh:
-            fh.write(data)
+    """Write ``data`` so that readers never see a partial file (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(fs, path, data)
 
 
 def sha256(data: bytes) -> str:
