@@ -26,6 +26,7 @@ from zeta_rmt.launch import hpt
 from zeta_rmt.launch import runtime as cloud_runtime
 from zeta_rmt.launch import storage
 from zeta_rmt.report import records
+from zeta_rmt.utils.config import entry_path, group_entries
 from zeta_rmt.utils.errors import ConfigError, HardwareError
 from zeta_rmt.utils.summary import print_summary
 
@@ -79,15 +80,10 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def instantiate_group(group: DictConfig | None, what: str, overrides: dict[str, dict] | None = None) -> list:
-    """Instantiate every ``_target_`` entry of a dict-of-configs group (callbacks, logger);
-    ``overrides[key]`` are extra keyword arguments for that entry."""
-    out = []
-    if not group:
-        return out
-    for key, node in group.items():
-        if isinstance(node, DictConfig) and "_target_" in node:
-            out.append(_instantiate(node, f"{what}.{key}", **(overrides or {}).get(str(key), {})))
-    return out
+    """Instantiate a group's entries (one config with ``_target_``, or a dict of them: callbacks,
+    ``logger=many``); ``overrides[key]`` are extra keyword arguments for that entry."""
+    return [_instantiate(node, entry_path(what, key), **(overrides or {}).get(key, {}))
+            for key, node in group_entries(group).items()]
 
 
 def config_hash(cfg: DictConfig) -> str:

@@ -158,7 +158,7 @@ def test_configuration_errors_are_clear(monkeypatch, tmp_path):
     for var in ("GOOGLE_CLOUD_PROJECT", "CLOUD_ML_PROJECT_ID", "GCLOUD_PROJECT", "CLOUD_ML_REGION", "GOOGLE_CLOUD_REGION"):
         monkeypatch.delenv(var, raising=False)
     base = dict(project="p", location="europe-west4", experiment="e", save_dir=str(tmp_path))
-    with pytest.raises(ValueError, match="no Google Cloud project: set logger.vertex.project"):
+    with pytest.raises(ValueError, match="no Google Cloud project: set logger.project"):
         VertexAIExperimentsLogger(**{**base, "project": None})
     with pytest.raises(ValueError, match="no Vertex AI location"):
         VertexAIExperimentsLogger(**{**base, "location": None})

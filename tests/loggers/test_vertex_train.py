@@ -63,8 +63,8 @@ def test_train_with_logger_many_writes_files_and_vertex(fake_vertex, make_cfg, t
 
 @pytest.mark.slow
 def test_done_when_command_against_the_fake(fake_vertex, tmp_path):
-    """python -m zeta_rmt.train logger=vertex logger.vertex.project=p logger.vertex.location=europe-west4
-    logger.vertex.experiment=e logger.vertex.api_endpoint=http://127.0.0.1:PORT (+ debug=fast, a run dir).
+    """python -m zeta_rmt.train logger=vertex logger.project=p logger.location=europe-west4
+    logger.experiment=e logger.api_endpoint=http://127.0.0.1:PORT (+ debug=fast, a run dir).
 
     The experiment exists already, with a backing TensorBoard (as one made in the console):
     time series go there."""
@@ -72,8 +72,8 @@ def test_done_when_command_against_the_fake(fake_vertex, tmp_path):
     fake_vertex.put(context_name("e"), {"displayName": "e", "schemaTitle": "system.Experiment", "schemaVersion": "0.0.1",
                                         "metadata": {"experiment_deleted": False, "backing_tensorboard_resource": tb}})
     run_dir = tmp_path / "hydra-run"
-    args = ["logger=vertex", f"logger.vertex.project={PROJECT}", f"logger.vertex.location={LOCATION}",
-            "logger.vertex.experiment=e", f"logger.vertex.api_endpoint={fake_vertex.endpoint}",
+    args = ["logger=vertex", f"logger.project={PROJECT}", f"logger.location={LOCATION}",
+            "logger.experiment=e", f"logger.api_endpoint={fake_vertex.endpoint}",
             "debug=fast", f"hydra.run.dir={run_dir}"]
     # the child runs `python -m zeta_rmt.train` behind a network guard like the tests' one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

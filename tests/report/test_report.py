@@ -165,9 +165,9 @@ def test_report_from_a_vertex_experiment_on_the_fake_server(fake_vertex, make_cf
     from zeta_rmt.train import train
 
     common = ["logger=vertex", "debug=fast", "trainer.max_epochs=2", "print_summary=false",
-              "logger.vertex.project=p", "logger.vertex.location=europe-west4", "logger.vertex.experiment=e",
-              f"logger.vertex.api_endpoint={fake_vertex.endpoint}", "logger.vertex.flush_interval=0.2",
-              "logger.vertex.request_timeout=2"]
+              "logger.project=p", "logger.location=europe-west4", "logger.experiment=e",
+              f"logger.api_endpoint={fake_vertex.endpoint}", "logger.flush_interval=0.2",
+              "logger.request_timeout=2"]
     arms = {"full": ["seed=0"], "cluster": ["seed=1", "data=cluster", "loss=rmt_only", "data.num_parts=4",
                                               "data.partitioner=contiguous"]}
     results = {}

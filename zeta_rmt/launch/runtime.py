@@ -50,6 +50,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from zeta_rmt.launch import storage
+from zeta_rmt.utils.config import group_entries
 from zeta_rmt.utils.errors import ConfigError
 
 __all__ = [
@@ -170,9 +171,7 @@ def stage_file_loggers(logger_group: DictConfig | None) -> tuple[dict[str, dict[
     if not logger_group:
         return overrides, mirror
     root: Path | None = None
-    for key, node in logger_group.items():
-        if not isinstance(node, DictConfig) or "_target_" not in node:
-            continue
+    for key, node in group_entries(logger_group).items():
         if not str(node._target_).endswith(FILE_LOGGER_SUFFIXES):
             continue
         save_dir = node.get("save_dir")
@@ -180,7 +179,7 @@ def stage_file_loggers(logger_group: DictConfig | None) -> tuple[dict[str, dict[
             continue
         storage.prepare_protocol(save_dir)
         root = root or _staging_root()
-        local = root / f"{key}-{hashlib.sha1(str(save_dir).encode()).hexdigest()[:8]}"
+        local = root / f"{key or 'logger'}-{hashlib.sha1(str(save_dir).encode()).hexdigest()[:8]}"
         local.mkdir(parents=True, exist_ok=True)
         sub = str(node.get("name") or "")
         overrides[str(key)] = {"save_dir": str(local)}

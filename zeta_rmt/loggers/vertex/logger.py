@@ -96,11 +96,11 @@ class VertexAIExperimentsLogger(Logger):
         project = project or _from_env(_PROJECT_ENV)
         location = location or _from_env(_LOCATION_ENV)
         if not project:
-            raise ValueError("VertexAIExperimentsLogger: no Google Cloud project: set logger.vertex.project=PROJECT "
-                             "(or the GOOGLE_CLOUD_PROJECT environment variable)")
+            raise ValueError("VertexAIExperimentsLogger: no Google Cloud project: set logger.project=PROJECT "
+                             "(logger.vertex.project with logger=many; or the GOOGLE_CLOUD_PROJECT environment variable)")
         if not location:
-            raise ValueError("VertexAIExperimentsLogger: no Vertex AI location: set logger.vertex.location=REGION, "
-                             "e.g. europe-west4 (or CLOUD_ML_REGION)")
+            raise ValueError("VertexAIExperimentsLogger: no Vertex AI location: set logger.location=REGION, "
+                             "e.g. europe-west4 (logger.vertex.location with logger=many; or CLOUD_ML_REGION)")
         experiment = validate_experiment(experiment)
         if credentials is None:
             credentials = "auto"

@@ -23,7 +23,8 @@ def sanitize(text: str) -> str:
 
 def validate_experiment(name: str | None) -> str:
     if not name:
-        raise ValueError("VertexAIExperimentsLogger: no experiment name: set logger.vertex.experiment=NAME "
+        raise ValueError("VertexAIExperimentsLogger: no experiment name: set logger.experiment=NAME "
+                         "(logger.vertex.experiment with logger=many) "
                          "(lower-case letters, digits and '-')")
     if not _NAME_RE.match(name) or len(name) > MAX_RUN_ID - 2:
         raise ValueError(f"VertexAIExperimentsLogger: invalid experiment name {name!r}: Vertex AI accepts "

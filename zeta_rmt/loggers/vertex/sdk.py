@@ -316,7 +316,7 @@ class VertexRun:
                 raise PermanentError(
                     f"TensorBoard {t.tensorboard_resource} does not exist: create it (console: Vertex AI > "
                     "Experiments > TensorBoard instances, or `gcloud ai tensorboards create`) or leave "
-                    "logger.vertex.tensorboard unset") from exc
+                    "the tensorboard option (logger.tensorboard, or logger.vertex.tensorboard with logger=many) unset") from exc
             if not experiment.backing_tensorboard_resource_name:
                 experiment.assign_backing_tensorboard(tensorboard)
 
