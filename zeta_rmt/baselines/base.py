@@ -19,6 +19,8 @@ Errors are reported in local mean spacings: |gamma_hat_n - gamma_n| / (2 pi / lo
 """
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +107,7 @@ def check_free_running(n: np.ndarray, history: ZeroHistory) -> None:
         )
 
 
-class Baseline:
+class Baseline(abc.ABC):
     """Base class: ``fit`` is a no-op, ``predict`` must be implemented."""
 
     name = "baseline"
@@ -114,8 +116,9 @@ class Baseline:
     def fit(self, history) -> "Baseline":
         return self
 
-    def predict(self, indices, history=None) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def predict(self, indices, history=None) -> np.ndarray:
+        """Predicted gamma_n for the 1-based ``indices``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mode={self.mode!r})"

@@ -16,6 +16,8 @@ how many zeros it holds when a request runs past its end.
 """
 from __future__ import annotations
 
+import abc
+
 import os
 
 import numpy as np
@@ -33,7 +35,7 @@ def _check_range(start: int, count: int) -> None:
         raise ZeroDataError(f"count must be a positive integer, got {count!r}")
 
 
-class ZeroSource:
+class ZeroSource(abc.ABC):
     """Zeros γ_first … γ_last (``last`` None: unbounded)."""
 
     name = "?"
@@ -51,8 +53,9 @@ class ZeroSource:
             raise self._range_error(start, end)
         return self._load(int(start), int(count))
 
-    def _load(self, start: int, count: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load(self, start: int, count: int) -> np.ndarray:
+        """gamma_start .. gamma_{start+count-1}; the range is already checked."""
 
     def describe(self) -> dict:
         return {"source": self.name, "first": self.first, "last": self.last}
