@@ -29,3 +29,13 @@ def atomic_write_bytes(fs, path: str, data: bytes) -> None:
     else:
         with fs.open(path, "wb") as fh:
             fh.write(data)
+
+
+def atomic_save_npy(path, array) -> None:
+    """``np.save`` to a temporary file beside ``path``, then an atomic rename (no half-written cache)."""
+    import numpy as np
+
+    path = os.fspath(path)
+    tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp.npy"
+    np.save(tmp, array)
+    os.replace(tmp, path)

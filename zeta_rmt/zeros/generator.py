@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from zeta_rmt.rmt.smooth import inverse_smooth_count, smooth_count
+from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros import riemann_siegel as rs
 from zeta_rmt.zeros.errors import ZeroDataError
 
@@ -523,11 +524,7 @@ def polished_low_zeros() -> np.ndarray:
     _LOW_CACHE[key] = arr
     if path is not None:
         try:
-            import os
-
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, arr)
-            os.replace(tmp, path)
+            atomic_save_npy(path, arr)
         except OSError:
             pass
     return arr

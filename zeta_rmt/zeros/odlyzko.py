@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros.errors import ZeroDataError
 
 ODLYZKO_COUNT = 2_001_052
@@ -86,7 +87,5 @@ def load_table() -> np.ndarray:
             raise ZeroDataError(f"{src}: expected {ODLYZKO_COUNT} zeros, found {arr.size}")
         if not np.all(np.isfinite(arr)) or not np.all(np.diff(arr) > 0):
             raise ZeroDataError(f"{src}: table is not a finite strictly increasing sequence")
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, arr)
-        os.replace(tmp, cached)
+        atomic_save_npy(cached, arr)
     return np.load(cached, mmap_mode="r")

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from zeta_rmt.zeros import storage
+from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros.errors import ZeroDataError
 from zeta_rmt.zeros.odlyzko import ODLYZKO_COUNT, cache_dir, load_table
 from zeta_rmt.zeros.textfile import check_values, parse_text
@@ -99,9 +100,7 @@ class GeneratorSource(ZeroSource):
         vals = generate_zeros(start, count)
         if path is not None:
             try:
-                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-                np.save(tmp, vals)
-                os.replace(tmp, path)
+                atomic_save_npy(path, vals)
             except OSError:
                 pass
         return vals
