@@ -19,6 +19,7 @@ import numpy as np
 
 from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros.errors import ZeroDataError
+from zeta_rmt.zeros.textfile import check_values
 
 ODLYZKO_COUNT = 2_001_052
 _RELATIVE = Path("share") / "odlyzko" / "zeros.sobj"
@@ -85,7 +86,6 @@ def load_table() -> np.ndarray:
         arr = decode_sobj(src.read_bytes(), origin=str(src))
         if arr.size != ODLYZKO_COUNT:
             raise ZeroDataError(f"{src}: expected {ODLYZKO_COUNT} zeros, found {arr.size}")
-        if not np.all(np.isfinite(arr)) or not np.all(np.diff(arr) > 0):
-            raise ZeroDataError(f"{src}: table is not a finite strictly increasing sequence")
+        check_values(arr, str(src), unit="entry")
         atomic_save_npy(cached, arr)
     return np.load(cached, mmap_mode="r")
