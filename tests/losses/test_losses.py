@@ -7,7 +7,7 @@ from scipy import integrate, stats
 
 from zeta_rmt.losses import (
     CompositeLoss, GUEMMDLoss, GUENLLLoss, LossConfigError, LossInputs, MSELoss, SeedRGPenalty,
-    consecutive_spacings,
+    predicted_spacings,
 )
 from zeta_rmt.losses.kernels import gaussian_kernel_sum, gaussian_kernel_sum_dense
 from zeta_rmt.losses.surmise import sample_wigner_surmise, wigner_surmise_pdf
@@ -24,16 +24,19 @@ def test_mse_known_value():
     assert MSELoss()(inputs([1.0, 2.0, 4.0], [1.0, 0.0, 1.0])).item() == pytest.approx((0 + 4 + 9) / 3)
 
 
-def test_consecutive_spacings_full_graph_is_diff():
-    v = torch.tensor([1.0, 3.0, 4.5, 8.0])
-    torch.testing.assert_close(consecutive_spacings(v, torch.arange(4)), torch.tensor([2.0, 1.5, 3.5]))
+def test_spacings_full_graph_is_diff_over_its_mean():
+    v = torch.tensor([1.0, 3.0, 4.5, 8.0])  # spacings 2, 1.5, 3.5, mean 7/3
+    torch.testing.assert_close(predicted_spacings(inputs(v), "global_mean").float(),
+                               torch.tensor([2.0, 1.5, 3.5]) * 3 / 7)
 
 
-def test_consecutive_spacings_cluster_rule():
+def test_spacings_cluster_rule():
     # a cluster holding nodes 7, 3, 4, 9, 8 (shuffled): only pairs (3,4), (7,8), (8,9) count
     idx = torch.tensor([7, 3, 4, 9, 8])
     v = torch.tensor([70.0, 30.0, 41.0, 95.0, 82.0])
-    torch.testing.assert_close(consecutive_spacings(v, idx), torch.tensor([11.0, 12.0, 13.0]))
+    # spacings 11, 12, 13 (mean 12)
+    torch.testing.assert_close(predicted_spacings(inputs(v, node_index=idx), "global_mean").float(),
+                               torch.tensor([11.0, 12.0, 13.0]) / 12)
 
 
 def test_surmise_pdf_normalised_mean_one():

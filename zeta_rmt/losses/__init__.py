@@ -1,5 +1,5 @@
 """Loss components (one module each) and their weighted composition."""
-from zeta_rmt.losses.base import LossInputs, consecutive_spacings
+from zeta_rmt.losses.base import LossInputs
 from zeta_rmt.losses.composite import CompositeLoss, LossConfigError
 from zeta_rmt.losses.gue_mmd import GUEMMDLoss
 from zeta_rmt.losses.gue_nll import GUENLLLoss, predicted_spacings
@@ -8,5 +8,5 @@ from zeta_rmt.losses.rg_penalty import ScaleRGPenalty, SeedRGPenalty, make_rg_pe
 
 __all__ = [
     "CompositeLoss", "GUEMMDLoss", "GUENLLLoss", "LossConfigError", "LossInputs", "MSELoss",
-    "ScaleRGPenalty", "SeedRGPenalty", "consecutive_spacings", "make_rg_penalty", "predicted_spacings",
+    "ScaleRGPenalty", "SeedRGPenalty", "make_rg_penalty", "predicted_spacings",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import torch
 from torch import Tensor
 
 
@@ -33,22 +32,6 @@ class LossInputs:
     features: Optional[Tensor] = None
     rerun: Optional[Callable[[Tensor], Tensor]] = None
     dilated: Optional[Callable[[float], Tensor]] = None
-
-
-def consecutive_spacings(values: Tensor, node_index: Tensor) -> Tensor:
-    """Spacings ``v[n+1] - v[n]`` between nodes whose original indices differ by exactly 1.
-
-    Nodes are first sorted by original index.  On the full graph every train node has its
-    successor, so this is ``diff(values)`` in index order (the groups' full-graph rule); on a
-    Cluster-GCN batch, pairs split across clusters are dropped (the groups' cluster rule).
-    """
-    if values.numel() < 2:
-        return values.new_zeros(0)
-    order = torch.argsort(node_index)
-    v = values[order]
-    idx = node_index[order]
-    keep = (idx[1:] - idx[:-1]) == 1
-    return (v[1:] - v[:-1])[keep]
 
 
 def zero_like_graph(x: Tensor) -> Tensor:

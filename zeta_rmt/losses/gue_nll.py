@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from zeta_rmt.losses.base import LossInputs, consecutive_spacings, zero_like_graph
+from zeta_rmt.losses.base import LossInputs, zero_like_graph
 from zeta_rmt.losses.surmise import wigner_surmise_pdf
 from zeta_rmt.rmt.gaudin import gaudin_logpdf_torch
 from zeta_rmt.rmt.unfolding import unfolded_spacings_torch
@@ -12,16 +12,12 @@ DENSITIES = ("surmise", "gaudin")
 UNFOLDINGS = ("global_mean", "local")
 
 
-def unfold_global_mean(d):
-    """The groups' unfolding: keep positive spacings and divide by their mean, s = d / mean(d)."""
-    d = d[d > 0]
-    if d.numel() == 0:
-        return d
-    return d / d.mean()
-
-
 def predicted_spacings(inputs: LossInputs, unfolding: str) -> Tensor:
-    r"""Unit-mean spacings of the predicted heights of consecutive nodes (index difference 1).
+    r"""Unit-mean spacings of the predicted heights of consecutive nodes.
+
+    Nodes are sorted by original index and only pairs whose indices differ by exactly 1 count: on
+    the full graph that is every train node and its successor (the groups' full-graph rule); on a
+    Cluster-GCN batch, pairs split across clusters are dropped (the groups' cluster rule).
 
     ``global_mean`` (the groups'): d_i = gamma_hat_{n+1} - gamma_hat_n, keep d > 0, s = d / mean(d).
     ``local``: s_i = N0(gamma_hat_{n+1}) - N0(gamma_hat_n), keep s > 0, in float64; unit mean at every
@@ -29,7 +25,7 @@ def predicted_spacings(inputs: LossInputs, unfolding: str) -> Tensor:
     wrong density is penalised instead of divided away.
     """
     if unfolding == "global_mean":
-        return unfold_global_mean(consecutive_spacings(inputs.gamma_pred, inputs.node_index))
+        return unfolded_spacings_torch(inputs.gamma_pred, "global_mean", indices=inputs.node_index)
     if unfolding == "local":
         return unfolded_spacings_torch(inputs.gamma_pred.double(), "local", indices=inputs.node_index)
     raise ValueError(f"unknown unfolding {unfolding!r}; known: {UNFOLDINGS}")
@@ -39,7 +35,7 @@ class GUENLLLoss(nn.Module):
     r"""``L = −(1/m) Σ_i log max(p(s_i), floor)`` over unfolded predicted spacings.
 
     Spacings between consecutive zeros (original indices differing by 1, see
-    :func:`consecutive_spacings`), unfolded by ``unfolding`` (see :func:`predicted_spacings`):
+    :func:`predicted_spacings`), unfolded by ``unfolding`` (see :func:`predicted_spacings`):
     ``global_mean`` s = d / mean(d) over d > 0 (the groups'), or ``local`` s = ΔN0(gamma_hat).
 
     ``density``:
