@@ -1,8 +1,69 @@
 """The groups' hybrid network: a per-node MLP followed by graph convolutions."""
 from __future__ import annotations
 
+from typing import Optional
+
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
+from torch.utils.checkpoint import checkpoint
+
+from zeta_rmt.graph.banded import BandedAdjacency
+from zeta_rmt.graph.sparse import SparseAdjacency
+from zeta_rmt.models.fused import FusedBandedEngine
+
+CONVS = ("banded", "pyg")
+HEAD_DTYPES = ("float32", "float64")
+#: rows per chunk of the float64 head's product (bounds its float64 temporaries to ~64 MB)
+HEAD_CHUNK = 1 << 16
+
+
+class _Float64Linear(torch.autograd.Function):
+    """``h @ Wᵀ`` with float32 ``h`` (n, C) and float64 ``W`` (k, C), accumulated in float64 by row
+    chunks (no float64 copy of ``h``).  Backward: ``∂h = g W`` (cast to h's dtype), ``∂W = gᵀ h``."""
+
+    @staticmethod
+    def forward(ctx, h, weight):
+        ctx.save_for_backward(h, weight)
+        out = torch.empty(h.shape[0], weight.shape[0], dtype=torch.float64, device=h.device)
+        for s in range(0, h.shape[0], HEAD_CHUNK):
+            out[s:s + HEAD_CHUNK] = h[s:s + HEAD_CHUNK].double() @ weight.t()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, weight = ctx.saved_tensors
+        gh = torch.empty_like(h) if ctx.needs_input_grad[0] else None
+        gw = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
+        for s in range(0, h.shape[0], HEAD_CHUNK):
+            g = grad[s:s + HEAD_CHUNK]
+            if gh is not None:
+                gh[s:s + HEAD_CHUNK] = (g @ weight).to(h.dtype)
+            if gw is not None:
+                gw += g.t() @ h[s:s + HEAD_CHUNK].double()
+        return gh, gw
+
+
+class GraphConv(nn.Module):
+    r"""``Â (h Θ) + b`` with ``Â`` any operator with ``@`` (a :class:`~zeta_rmt.graph.banded.BandedAdjacency`
+    or :class:`~zeta_rmt.graph.sparse.SparseAdjacency`): the same layer as PyG's
+    ``GCNConv(normalize=False)`` (parameters named alike: ``lin.weight``, ``bias``), without per-edge
+    messages.  ``dtype=torch.float64`` keeps Θ, b and the output in float64 (the float64 head).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.lin = nn.Linear(in_channels, out_channels, bias=False, dtype=dtype)
+        self.bias = nn.Parameter(torch.zeros(out_channels, dtype=dtype))
+        self.float64 = dtype == torch.float64
+        nn.init.xavier_uniform_(self.lin.weight)  # GCNConv's default initialisation
+
+    def forward(self, h: Tensor, adj) -> Tensor:
+        if self.float64:
+            with torch.autocast(device_type=h.device.type, enabled=False):
+                t = _Float64Linear.apply(h, self.lin.weight)
+                return adj @ t + self.bias
+        return adj @ self.lin(h) + self.bias
 
 
 class HybridGCN(nn.Module):
@@ -12,9 +73,24 @@ class HybridGCN(nn.Module):
         hᵏ = ReLU(Â hᵏ⁻¹ Θ_k + b_k),   k = 1 … K−1
         ŷ  = Â h^{K−1} Θ_K + b_K                           (``gcn_layers`` = K, last has 1 output)
 
-    ``Â`` is supplied as (``edge_index``, ``edge_weight``) already GCN-normalised (self-loops
-    included), so the convolutions use ``normalize=False``.  The groups' network is
+    ``Â`` is the GCN-normalised adjacency with self-loops.  The groups' network is
     ``in_channels=1, hidden_channels=128, mlp_layers=2, gcn_layers=2, skip=False``.
+
+    ``conv`` chooses how ``Â`` is applied (same maths, same parameters):
+
+    * ``banded`` (default): the batch's ``adj`` operator — on the full graph a
+      :class:`~zeta_rmt.graph.banded.BandedAdjacency` (Â·X as shifted copies of X, O(N·C), symmetric
+      backward), otherwise a CSR product built from (``edge_index``, ``edge_weight``);
+    * ``pyg``: PyG ``GCNConv(normalize=False)`` message passing on (``edge_index``, ``edge_weight``)
+      (one (E, C) message tensor per layer; 15 GB at N = 2·10⁶, C = 128).
+
+    ``head_dtype="float64"`` (default) computes the last layer (Θ_K, b_K, the output) in float64
+    from float32 features: float32 outputs near γ ≈ 1.1·10⁶ are multiples of 0.125, a quarter of a
+    mean spacing there, which turns raw-target spacing losses into quantisation noise.
+    ``fused=True`` (default) runs the banded network on a :class:`BandedAdjacency` as one autograd node
+    over buffers reused across steps (:mod:`zeta_rmt.models.fused`); it is skipped under autocast.
+    ``checkpoint=True`` recomputes the MLP activations in the backward instead of storing them
+    (activation checkpointing: saves ``mlp_layers`` (N, hidden) tensors for one more MLP pass).
 
     ``skip=True`` adds a per-node linear read-out of the MLP features that bypasses the graph:
 
@@ -26,34 +102,80 @@ class HybridGCN(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, hidden_channels: int = 128, mlp_layers: int = 2, gcn_layers: int = 2,
-                 skip: bool = False):
+                 skip: bool = False, conv: str = "banded", head_dtype: str = "float64", checkpoint: bool = False,
+                 fused: bool = True):
         super().__init__()
         for key, value, low in (("in_channels", in_channels, 1), ("hidden_channels", hidden_channels, 1),
                                 ("mlp_layers", mlp_layers, 1), ("gcn_layers", gcn_layers, 1)):
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ValueError(f"model.net.{key} must be an integer >= {low}, got {value!r}")
+        if conv not in CONVS:
+            raise ValueError(f"model.net.conv must be one of {CONVS}, got {conv!r}")
+        if head_dtype not in HEAD_DTYPES:
+            raise ValueError(f"model.net.head_dtype must be one of {HEAD_DTYPES}, got {head_dtype!r}")
+        for key, value in (("skip", skip), ("checkpoint", checkpoint), ("fused", fused)):
+            if not isinstance(value, bool):
+                raise ValueError(f"model.net.{key} must be true or false, got {value!r}")
         layers: list[nn.Module] = []
         width = in_channels
         for _ in range(mlp_layers):
             layers += [nn.Linear(width, hidden_channels), nn.ReLU()]
             width = hidden_channels
         self.mlp = nn.Sequential(*layers)
-        self.convs = nn.ModuleList(
-            GCNConv(hidden_channels, hidden_channels if k < gcn_layers - 1 else 1, normalize=False)
-            for k in range(gcn_layers)
-        )
-        if not isinstance(skip, bool):
-            raise ValueError(f"model.net.skip must be true or false, got {skip!r}")
-        self.skip = nn.Linear(hidden_channels, 1, bias=False) if skip else None
+        self.conv = conv
+        self.head_dtype = head_dtype
+        self.checkpoint = checkpoint
+        self.fused = fused
+        self._engine: FusedBandedEngine | None = None
+        head = torch.float64 if head_dtype == "float64" else torch.float32
+        last = gcn_layers - 1
+        if conv == "pyg":
+            self.convs = nn.ModuleList(
+                GCNConv(hidden_channels, hidden_channels if k < last else 1, normalize=False) for k in range(gcn_layers))
+            if head == torch.float64:
+                self.convs[last].double()
+        else:
+            self.convs = nn.ModuleList(
+                GraphConv(hidden_channels, hidden_channels if k < last else 1, dtype=head if k == last else torch.float32)
+                for k in range(gcn_layers))
+        self.skip = nn.Linear(hidden_channels, 1, bias=False, dtype=head) if skip else None
         self.num_hops = gcn_layers
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
-        h = self.mlp(x)
+    def _encode(self, x: Tensor) -> Tensor:
+        if self.checkpoint and torch.is_grad_enabled():
+            return checkpoint(self.mlp, x, use_reentrant=False)
+        return self.mlp(x)
+
+    def _use_fused(self, x: Tensor, adj) -> bool:
+        return (self.conv == "banded" and self.fused and not self.checkpoint and isinstance(adj, BandedAdjacency)
+                and x.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type))
+
+    def forward(self, x: Tensor, edge_index: Optional[Tensor] = None, edge_weight: Optional[Tensor] = None,
+                adj=None) -> Tensor:
+        if self._use_fused(x, adj):
+            if self._engine is None or self._engine._net() is not self:
+                self._engine = FusedBandedEngine(self)
+            return self._engine(x, adj)
+        h = self._encode(x)
         h0 = h
-        for k, conv in enumerate(self.convs):
-            h = conv(h, edge_index, edge_weight)
-            if k < len(self.convs) - 1:
-                h = h.relu()
+        last = len(self.convs) - 1
+        if self.conv == "pyg":
+            if edge_index is None and adj is not None:
+                edge_index, edge_weight = adj.edge_list()
+            edge_index, edge_weight = edge_index.to(x.device), edge_weight.to(x.device)
+            for k, conv in enumerate(self.convs):
+                h = conv(h.double() if k == last and self.head_dtype == "float64" else h, edge_index, edge_weight)
+                if k < last:
+                    h = h.relu()
+        else:
+            if adj is None:
+                if edge_index is None:
+                    raise ValueError("HybridGCN needs the batch graph: adj or (edge_index, edge_weight)")
+                adj = SparseAdjacency(edge_index, edge_weight, x.shape[0])
+            for k, conv in enumerate(self.convs):
+                h = conv(h, adj)
+                if k < last:
+                    h = h.relu()
         if self.skip is not None:
-            h = h + self.skip(h0)
+            h = h + (_Float64Linear.apply(h0, self.skip.weight) if self.head_dtype == "float64" else self.skip(h0))
         return h.squeeze(-1)

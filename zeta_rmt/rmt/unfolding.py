@@ -127,9 +127,13 @@ def unfolded_spacings_torch(
     if indices is not None:
         if indices.shape != gamma.shape:
             raise ValueError(f"indices shape {tuple(indices.shape)} does not match gamma shape {tuple(gamma.shape)}")
-        order = torch.argsort(indices, stable=True)
-        gamma = gamma[order]
-        pair = torch.diff(indices[order]) == 1
+        step = torch.diff(indices)
+        if bool((step >= 0).all()):  # already in index order (the full graph): no sort
+            pair = step == 1
+        else:
+            order = torch.argsort(indices, stable=True)
+            gamma = gamma[order]
+            pair = torch.diff(indices[order]) == 1
     else:
         pair = torch.ones(max(gamma.numel() - 1, 0), dtype=torch.bool, device=gamma.device)
     if method == "local":

@@ -1,0 +1,100 @@
+"""Compiled CPU kernels for the fused network (numba; cached on disk, compiled on first use).
+
+Each replaces a torch expression that would allocate an (N, C) temporary or convert a float32
+(N, C) tensor to float64:
+
+* ``rowdot``:  out[i, j] = Σ_k float64(h[i, k]) · w[j, k]       (the float64 head, h Θᵀ)
+* ``coldot``:  out[j, k] = Σ_i u[i, j] · float64(h[i, k])       (its weight gradient, uᵀ h)
+* ``relu_mask``: g[i, k] ← 0 where act[i, k] ≤ 0, in place       (ReLU's backward from its output)
+
+Other devices use the torch forms (GPU memory traffic is cheap; the caching allocator reuses blocks).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_K: dict = {}
+#: rows per chunk of the torch fallbacks (bounds their float64 temporaries)
+CHUNK = 1 << 16
+
+
+def _kernels():
+    if not _K:
+        import numba
+        from numba import njit, prange
+
+        @njit(parallel=True, cache=True, nogil=True)
+        def rowdot(h, w, out):  # pragma: no cover - compiled
+            n, c = h.shape
+            m = w.shape[0]
+            for i in prange(n):
+                for j in range(m):
+                    acc = 0.0
+                    for k in range(c):
+                        acc += np.float64(h[i, k]) * w[j, k]
+                    out[i, j] = acc
+
+        @njit(parallel=True, cache=True, nogil=True)
+        def coldot(u, h, out, nchunks):  # pragma: no cover - compiled
+            n, c = h.shape
+            m = u.shape[1]
+            part = np.zeros((nchunks, m, c))
+            step = (n + nchunks - 1) // nchunks
+            for t in prange(nchunks):
+                lo, hi = t * step, min(n, (t + 1) * step)
+                for i in range(lo, hi):
+                    for j in range(m):
+                        uij = u[i, j]
+                        for k in range(c):
+                            part[t, j, k] += uij * np.float64(h[i, k])
+            for t in range(nchunks):
+                out += part[t]
+
+        @njit(parallel=True, cache=True, nogil=True)
+        def relu_mask(g, act):  # pragma: no cover - compiled
+            n, c = g.shape
+            for i in prange(n):
+                for k in range(c):
+                    if act[i, k] <= 0:
+                        g[i, k] = 0
+
+        _K.update(rowdot=rowdot, coldot=coldot, relu_mask=relu_mask, numba=numba)
+    k = _K
+    k["numba"].set_num_threads(max(1, min(torch.get_num_threads(), k["numba"].config.NUMBA_NUM_THREADS)))
+    return k
+
+
+def head_product(h: Tensor, weight: Tensor) -> Tensor:
+    """``h Wᵀ`` in the weight's dtype; float64 weights on float32 ``h`` accumulate in float64."""
+    if weight.dtype == h.dtype:
+        return h @ weight.t()
+    out = torch.empty(h.shape[0], weight.shape[0], dtype=weight.dtype, device=h.device)
+    if h.device.type == "cpu" and h.is_contiguous():
+        _kernels()["rowdot"](h.numpy(), weight.detach().contiguous().numpy(), out.numpy())
+        return out
+    for s in range(0, h.shape[0], CHUNK):
+        out[s:s + CHUNK] = h[s:s + CHUNK].to(weight.dtype) @ weight.t()
+    return out
+
+
+def head_weight_grad(u: Tensor, h: Tensor) -> Tensor:
+    """``uᵀ h`` (k, C) in u's dtype for float64 ``u`` (n, k) and float32 ``h`` (n, C)."""
+    if u.dtype == h.dtype:
+        return u.t() @ h
+    out = torch.zeros(u.shape[1], h.shape[1], dtype=u.dtype, device=u.device)
+    if h.device.type == "cpu" and h.is_contiguous():
+        _kernels()["coldot"](u.contiguous().numpy(), h.numpy(), out.numpy(), max(1, torch.get_num_threads()) * 4)
+        return out
+    for s in range(0, h.shape[0], CHUNK):
+        out += u[s:s + CHUNK].t() @ h[s:s + CHUNK].to(u.dtype)
+    return out
+
+
+def relu_backward_(g: Tensor, act: Tensor) -> Tensor:
+    """``g ← g ⊙ 1[act > 0]`` in place (``act`` is ReLU's output)."""
+    if g.device.type == "cpu" and g.is_contiguous() and act.is_contiguous():
+        _kernels()["relu_mask"](g.numpy(), act.numpy())
+        return g
+    return g.mul_(act > 0)
