@@ -31,39 +31,42 @@ from zeta_rmt.models.kernels import head_product as _head, head_weight_grad, rel
 
 #: workspaces kept per (N, C, dtype, device): the training graph and a few scoring windows
 MAX_WORKSPACES = 4
+#: activation sets kept for reuse per workspace (two grad passes per step: the scale rg penalty)
+MAX_POOLED = 2
 
 
 class _Workspace:
-    """Buffers for one graph size: ``saved`` sets (one per pending backward) and a scratch pair."""
+    """Buffers for one graph size: the activation sets of past forwards (reusable once their backward
+    ran) and a scratch pair."""
 
     def __init__(self, n: int, c: int, n_saved: int, dtype, device):
         self.shape = (n, c)
         self.dtype, self.device = dtype, device
         self.n_saved = n_saved
-        self.free: list[list[Tensor]] = []
+        self.done: list["_Lease"] = []  # leases whose backward ran: their sets can be taken
         self.scratch = [torch.empty(n, c, dtype=dtype, device=device) for _ in range(2)]
 
     def take(self) -> list[Tensor]:
-        if self.free:
-            return self.free.pop()
+        while self.done:
+            old = self.done.pop(0)
+            if old.bufs is not None:
+                bufs, old.bufs = old.bufs, None  # a later backward through the old graph is refused
+                return bufs
         return [torch.empty(*self.shape, dtype=self.dtype, device=self.device) for _ in range(self.n_saved)]
 
-    def give_back(self, bufs: list[Tensor]) -> None:
-        if len(self.free) < 2:
-            self.free.append(bufs)
+    def backward_done(self, lease: "_Lease") -> None:
+        if lease not in self.done:
+            self.done.append(lease)
+            del self.done[:-MAX_POOLED]
 
 
 class _Lease:
-    """A saved set held by one forward until its backward (or until its output is garbage-collected)."""
+    """The activation set of one forward.  After its backward the set may be taken by a later forward;
+    until then (``retain_graph``) the graph can be backwarded again."""
 
     def __init__(self, ws: _Workspace):
         self.ws = ws
         self.bufs: Optional[list[Tensor]] = ws.take()
-
-    def release(self) -> None:
-        if self.bufs is not None:
-            self.ws.give_back(self.bufs)
-            self.bufs = None
 
 
 def _linear_into(h: Tensor, weight: Tensor, bias: Optional[Tensor], out: Tensor) -> Tensor:
@@ -111,7 +114,9 @@ class _FusedGCN(torch.autograd.Function):
         adj = engine.adj
         saved = lease.bufs
         if saved is None:
-            raise RuntimeError("fused GCN: backward called twice (or after its buffers were released)")
+            raise RuntimeError(
+                "fused GCN: this graph's activation buffers were reused by a later forward (they are kept across "
+                "steps); backward through a retained graph only before the next forward, or set model.net.fused=false")
         g_scr, u_scr = lease.ws.scratch
         dinv = adj._dinv_for(x)
         grads_mlp, grads_conv = [], []
@@ -158,7 +163,7 @@ class _FusedGCN(torch.autograd.Function):
                 d_h = torch.mm(g, w, out=other)
                 cur, other = other, cur
         grads_mlp.reverse()
-        lease.release()
+        lease.ws.backward_done(lease)
         flat = []
         for d_w, d_b in grads_mlp:
             flat += [d_w, d_b]
@@ -233,7 +238,7 @@ class FusedBandedEngine:
         self.adj = adj
         if torch.is_grad_enabled() and any(p.requires_grad for p in params):
             lease = _Lease(ws)
-            # the set returns to the pool in backward; a graph dropped without one frees it with its ctx
+            # the set is offered for reuse after backward; a graph dropped without one frees it with its ctx
             return _FusedGCN.apply(x, self, lease, *params)
         with torch.no_grad():
             return self._forward_no_grad(x, adj, ws, params)
