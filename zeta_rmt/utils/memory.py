@@ -1,0 +1,166 @@
+r"""Peak-memory estimate of a training run, and the guard that refuses a run that cannot fit.
+
+The estimate is a linear model in the number of nodes held at once,
+
+    peak ≈ base + nodes · (4·C·A + per_node)                       [bytes]
+
+* ``C`` = ``model.net.hidden_channels``; ``A`` = (N, C) float32 activations alive at the peak:
+  the banded/fused full graph keeps the L + K − 1 post-ReLU activations of the pending backward
+  plus a scratch pair (:mod:`zeta_rmt.models.fused`), so A = L + K + 1 (L = ``mlp_layers``,
+  K = ``gcn_layers``); the layer-by-layer autograd paths (``fused=false``, ``conv=pyg``) keep about
+  twice as many, and PyG message passing adds one (E, C) message tensor per layer, E ≈ (2·|offsets| + 1)·N;
+* ``per_node``: everything else that scales with N (features, targets, float64 outputs, spacings,
+  the fast MMD's arrays, the zeros), fitted on measured peaks (see ``docs/benchmarks``);
+* ``base``: the interpreter, torch, Lightning, the baselines' history (last 10⁵ zeros) and the
+  scoring windows: constant in N.  On a GPU it is the CUDA context, not counted in
+  ``torch.cuda.max_memory_allocated``.
+
+Cluster regime: ``data.backend=pyg`` holds the whole graph (PyG ``ClusterData``: the permuted CSR
+and the original edge list, ~(2·|offsets|+1)·N edges of int64 pairs) plus one batch of activations;
+the streaming backend holds one batch of blocks (plus halo) only.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+GiB = float(1 << 30)
+
+#: interpreter + torch + Lightning + windows and baselines (measured: 0.62-0.70 GB before the graph)
+BASE_CPU = 0.75 * GiB
+#: the CUDA context and kernels (host side it is in BASE_CPU too)
+BASE_GPU = 0.6 * GiB
+#: bytes per node besides the (N, C) activations (fitted on the full-graph runs at 1e5 .. 2e6)
+PER_NODE_FULL = 400.0
+#: bytes per node of PyG ClusterData (CSR + edge list, int64) per edge, and per node besides
+PYG_PER_EDGE = 40.0
+PER_NODE_CLUSTER = 200.0
+
+
+@dataclass
+class MemoryEstimate:
+    total: float          # bytes
+    activations: float
+    other: float
+    base: float
+    nodes: int
+    device: str
+
+    def gb(self) -> float:
+        return self.total / 1e9
+
+
+def _num_offsets(primes) -> int:
+    return len({1, *(int(p) for p in primes)})
+
+
+def estimate_peak(num_zeros: int, hidden: int = 128, mlp_layers: int = 2, gcn_layers: int = 2,
+                  primes=(2, 3, 5, 7, 11, 13), regime: str = "full", device: str = "cpu",
+                  conv: str = "banded", fused: bool = True, backend: str = "pyg", batch_nodes: int | None = None,
+                  window: int = 100) -> MemoryEstimate:
+    """Peak bytes of a run (see the module docstring for the model)."""
+    offsets = _num_offsets(primes)
+    edges_per_node = 2 * offsets + 1
+    base = BASE_GPU if device == "gpu" else BASE_CPU
+    if regime == "full":
+        nodes = int(num_zeros)
+        acts = mlp_layers + gcn_layers + 1
+        if conv == "pyg":
+            acts = 2 * (mlp_layers + gcn_layers) + edges_per_node
+        elif not fused:
+            acts = 2 * (mlp_layers + gcn_layers) + 1
+        activation = nodes * 4.0 * hidden * acts
+        other = nodes * PER_NODE_FULL
+    else:
+        nodes = int(batch_nodes or num_zeros)
+        acts = 2 * (mlp_layers + gcn_layers) + (edges_per_node if conv == "pyg" else 1)
+        activation = nodes * 4.0 * hidden * acts
+        other = nodes * PER_NODE_CLUSTER
+        if backend == "pyg":
+            other += num_zeros * (PYG_PER_EDGE * edges_per_node + PER_NODE_CLUSTER)
+    if device == "gpu":
+        base_host = 0.0  # VRAM: the host-side memory is not what runs out
+        return MemoryEstimate(activation + other + base, activation, other, base + base_host, nodes, device)
+    return MemoryEstimate(activation + other + base, activation, other, base, nodes, device)
+
+
+def available_bytes(device: str = "cpu") -> float:
+    """Memory this process may still use: MemAvailable (capped by a cgroup limit) on the CPU, free VRAM on a GPU."""
+    if device == "gpu":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return float(free)
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = float(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = open(path).read().strip()
+        except OSError:
+            continue
+        if raw.isdigit():
+            limit = float(raw)
+            try:
+                used = float(open(os.path.join(os.path.dirname(path), "memory.current")).read().strip())
+            except (OSError, ValueError):
+                used = 0.0
+            if limit < 1 << 60:
+                avail = min(avail if avail is not None else limit, limit - used)
+    return float(avail) if avail is not None else float("inf")
+
+
+def estimate_from_config(cfg: Mapping[str, Any]) -> MemoryEstimate:
+    """The estimate for a composed training config (``data``, ``model.net``, ``hardware``)."""
+    data = cfg["data"]
+    net = cfg["model"]["net"]
+    target = str(data.get("_target_", ""))
+    regime = "cluster" if "Cluster" in target or "Stream" in target else "full"
+    backend = str(data.get("backend", "pyg"))
+    device = "gpu" if cfg["hardware"].get("accelerator") in ("gpu", "cuda") else "cpu"
+    batch_nodes = None
+    if regime == "cluster":
+        parts = int(data.get("num_parts", 100))
+        per_block = -(-int(data["num_zeros"]) // parts)
+        halo = int(data.get("halo", 0) or 0)
+        batch_nodes = int(data.get("batch_size", 1)) * (per_block + 2 * halo)
+    return estimate_peak(
+        int(data["num_zeros"]), int(net.get("hidden_channels", 128)), int(net.get("mlp_layers", 2)),
+        int(net.get("gcn_layers", 2)), list(data.get("primes", [2, 3, 5, 7, 11, 13])), regime, device,
+        str(net.get("conv", "banded")), bool(net.get("fused", True)), backend, batch_nodes,
+    )
+
+
+def check_fits(cfg: Mapping[str, Any], available: float | None = None) -> MemoryEstimate:
+    """Raise :class:`~zeta_rmt.utils.errors.ConfigError` (one line: the estimate, what is available, the
+    ways out) when the run cannot fit; return the estimate otherwise."""
+    from zeta_rmt.utils.errors import ConfigError
+
+    est = estimate_from_config(cfg)
+    avail = available_bytes(est.device) if available is None else float(available)
+    if est.total <= avail:
+        return est
+    what = "VRAM" if est.device == "gpu" else "RAM"
+    n = int(cfg["data"]["num_zeros"])
+    ways = ["data=cluster data.backend=stream (bounded memory at any N)", "a smaller data.num_zeros"]
+    if est.device == "cpu":
+        gpu = estimate_peak(n, est_hidden(cfg), device="gpu")
+        ways.append(f"a GPU profile (hardware=a100: about {gpu.total / 1e9:.1f} GB of its 80 GB)")
+    else:
+        ways.append("model.net.checkpoint=true or a smaller model.net.hidden_channels")
+    raise ConfigError(
+        f"this run needs about {est.gb():.1f} GB of {what} (estimate for N={n}, hidden={est_hidden(cfg)}, "
+        f"{'full graph' if est.nodes == n else f'{est.nodes} nodes per batch'}) but {avail / 1e9:.1f} GB is available; "
+        f"ways out: {'; '.join(ways)}; or memory_guard=false to try anyway"
+    )
+
+
+def est_hidden(cfg: Mapping[str, Any]) -> int:
+    return int(cfg["model"]["net"].get("hidden_channels", 128))
