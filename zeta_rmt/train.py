@@ -22,11 +22,12 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zeta_rmt.callbacks import MetricsHistory
-from zeta_rmt.launch import hpt
+from zeta_rmt.launch import cluster_env, hpt
 from zeta_rmt.launch import runtime as cloud_runtime
 from zeta_rmt.launch import storage
 from zeta_rmt.report import records
 from zeta_rmt.utils.config import entry_path, group_entries
+from zeta_rmt.utils import memory
 from zeta_rmt.utils.errors import ConfigError, HardwareError
 from zeta_rmt.utils.summary import print_summary
 
@@ -51,6 +52,22 @@ def check_hardware(cfg: DictConfig) -> None:
         with open_dict(cfg):
             cfg.hardware.accelerator = "cpu"
             cfg.hardware.precision = "32-true"
+
+
+def apply_matmul_precision(cfg: DictConfig) -> str:
+    """``hardware.matmul_precision`` → ``torch.set_float32_matmul_precision``.
+
+    ``auto`` (the GPU profiles): ``high`` (TF32 tensor cores for the float32 hidden layers, what
+    A100/L4 do fastest) unless ``data.target=raw``, where it stays ``highest`` (IEEE float32): TF32
+    rounds matmul inputs to 2⁻¹¹ relative, ~500 at γ ≈ 10⁶, which would bury the spacings even with
+    the float64 head.  ``highest`` | ``high`` | ``medium`` are passed through."""
+    choice = str(cfg.hardware.get("matmul_precision", "highest"))
+    if choice == "auto":
+        choice = "highest" if cfg.data.get("target", "raw") == "raw" else "high"
+    if choice not in ("highest", "high", "medium"):
+        raise ConfigError(f"hardware.matmul_precision must be auto, highest, high or medium, got {choice!r}")
+    torch.set_float32_matmul_precision(choice)
+    return choice
 
 
 def _instantiate(node: Any, what: str, **kwargs):
@@ -108,6 +125,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     validate_config(cfg)
     check_hardware(cfg)
+    apply_matmul_precision(cfg)
+    if cfg.get("memory_guard", True):  # refuse, before building anything, a run that cannot fit
+        memory.check_fits(OmegaConf.to_container(cfg, resolve=True))
+    plugins = cluster_env.trainer_plugins(cfg)  # a Vertex AI job: each node's rank from CLUSTER_SPEC
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
@@ -125,7 +146,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # file loggers with a gs:// save_dir write locally and are mirrored up (CSVLogger loses rows on gs://)
     logger_overrides, mirror = cloud_runtime.stage_file_loggers(cfg.get("logger"))
     loggers = instantiate_group(cfg.get("logger"), "logger", logger_overrides)
-    trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False,
+                                       **({"plugins": plugins} if plugins else {}))
     for cb in callbacks:
         if isinstance(cb, cloud_runtime.LastCheckpoint):
             cb.mirror = mirror
@@ -175,11 +197,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "data": datamodule.describe(),
     }
     out_dir = cfg.get("paths", {}).get("output_dir")
-    if out_dir:  # local path or gs:// URL
+    if out_dir and trainer.is_global_zero:  # local path or gs:// URL; under DDP rank 0 writes
         storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(result))
         if history is not None:  # per-epoch rows: training curves in `python -m zeta_rmt.report`
             storage.write_text(storage.join(out_dir, records.HISTORY_FILE), records.dumps(history.rows))
-    if cfg.get("print_summary", True):
+    if cfg.get("print_summary", True) and trainer.is_global_zero:
         print_summary(result)
     return result
 

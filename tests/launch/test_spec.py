@@ -121,3 +121,75 @@ def test_sweep_syntax_and_launcher_overrides_are_pointed_to_multirun(capsys):
     capsys.readouterr()
     assert main(["hardware=l4", "nonexistent_group=x", "--dry-run"]) == 2
     assert "cannot compose the config" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- multi-node jobs
+def test_multi_node_snapshot_chief_and_worker_pools(capsys):
+    """hardware=l4x4: pool 0 = the chief (1 replica), pool 1 = 3 workers, identical otherwise; every
+    node runs the same arguments, so each composes trainer.num_nodes=4 and finds its rank from
+    CLUSTER_SPEC (zeta_rmt.launch.cluster_env)."""
+    overrides = ["experiment=team2_cluster", "hardware=l4x4"]
+    spec, err = dry_run(capsys, *overrides, *CLOUD, "--job-id", "snap")
+    assert "CustomJob on 4 nodes (worker pool 0: the chief, pool 1: 3 worker(s))" in err
+    path = SNAPSHOTS / "custom_job_team2_l4x4.json"
+    if os.environ.get("ZETA_RMT_UPDATE_SNAPSHOTS") == "1":
+        path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        pytest.fail(f"snapshot {path.name} rewritten; re-run without ZETA_RMT_UPDATE_SNAPSHOTS")
+    assert spec == json.loads(path.read_text())
+    job = parse_custom_job(spec)
+    chief, workers = job.job_spec.worker_pool_specs
+    assert (chief.replica_count, workers.replica_count) == (1, 3)
+    for pool in (chief, workers):
+        assert pool.machine_spec.machine_type == "g2-standard-8"
+        assert pool.machine_spec.accelerator_type.name == "NVIDIA_L4" and pool.machine_spec.accelerator_count == 1
+        assert pool.container_spec.image_uri == IMAGE
+        assert list(pool.container_spec.args) == [*overrides, "paths.output_dir=${vertex_output_dir:}"]
+    a, b = (type(p).to_dict(p) for p in (chief, workers))
+    a.pop("replica_count"), b.pop("replica_count")
+    assert a == b
+    assert dict(job.labels)["hardware"] == "l4x4"
+    cfg = compose([*overrides, *CLOUD])
+    assert (cfg.trainer.num_nodes, cfg.trainer.devices, cfg.trainer.accelerator) == (4, 1, "gpu")
+    assert cfg.hardware.precision == compose(["hardware=l4"]).hardware.precision  # the rest is hardware=l4's
+
+
+def test_single_node_profiles_have_one_pool_and_one_node():
+    for hw in ("cpu", "l4", "a100"):
+        cfg = compose([f"hardware={hw}", *CLOUD])
+        assert cfg.hardware.replica_count == 1 and cfg.trainer.num_nodes == 1
+    for hw in ("l4", "a100"):
+        job = build_custom_job(compose([f"hardware={hw}", *CLOUD]), [f"hardware={hw}"], "x")
+        assert [p.replica_count for p in job.job_spec.worker_pool_specs] == [1]
+
+
+def test_a100x2_and_a_two_gpu_per_node_job():
+    job = build_custom_job(compose(["hardware=a100x2", *CLOUD]), ["hardware=a100x2"], "x")
+    pools = job.job_spec.worker_pool_specs
+    assert [p.replica_count for p in pools] == [1, 1]
+    assert {p.machine_spec.machine_type for p in pools} == {"a2-ultragpu-1g"}
+    # 2 nodes x 2 L4 (g2-standard-24): Lightning runs 2 processes per node
+    two = ["hardware=l4x4", "hardware.replica_count=2", "hardware.devices=2",
+           "hardware.vertex.machine_type=g2-standard-24", "hardware.vertex.accelerator_count=2"]
+    pools = build_custom_job(compose([*two, *CLOUD]), two, "x").job_spec.worker_pool_specs
+    assert [(p.replica_count, p.machine_spec.accelerator_count) for p in pools] == [(1, 2), (1, 2)]
+
+
+def test_multi_node_hpt_trials_get_the_pools_too():
+    from zeta_rmt.launch.spec import build_hpt_job
+
+    cfg = compose(["hparams_search=vizier", "hardware=l4x4", *CLOUD])
+    job = build_hpt_job(cfg, ["hardware=l4x4"], "h")
+    assert [p.replica_count for p in job.trial_job_spec.worker_pool_specs] == [1, 3]
+
+
+def test_multi_node_refusals():
+    cfg = compose(["hardware=l4x4", *CLOUD, "trainer.num_nodes=2"])
+    with pytest.raises(LaunchError, match=r"trainer.num_nodes=2 but hardware.replica_count=4"):
+        build_custom_job(cfg, [], "x")
+    cfg = compose(["hardware=l4x4", *CLOUD, "hardware.replica_count=0"])
+    with pytest.raises(LaunchError, match=r"hardware.replica_count must be an integer >= 1 \(the number of nodes\)"):
+        build_custom_job(cfg, [], "x")
+    cfg = compose(["hardware=l4x4", *CLOUD, "hardware.devices=2"])
+    with pytest.raises(LaunchError, match=r"trainer.devices=2 processes per node, but "
+                                          r"hardware.vertex.accelerator_count=1 GPU\(s\) per node"):
+        build_custom_job(cfg, [], "x")

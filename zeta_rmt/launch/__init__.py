@@ -7,7 +7,8 @@
   (``hydra_plugins/zeta_rmt_vertex_launcher``).
 * At run time (no cloud SDK needed): outputs on ``gs://``, ``last.ckpt`` and automatic
   resumption after a restart (:mod:`.runtime`, :mod:`.storage`), and the metric report and
-  parameter flags of a Vizier trial (:mod:`.hpt`).
+  parameter flags of a Vizier trial (:mod:`.hpt`); in a multi-node job (``hardware=l4x4``),
+  each process's node and global rank from Vertex AI's ``CLUSTER_SPEC`` (:mod:`.cluster_env`).
 
 Google Cloud libraries are imported only when a job is built or submitted, or a ``gs://``
 URL is used (the ``gcp`` extra).

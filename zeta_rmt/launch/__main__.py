@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_id = args.job_id or cloud.get("job_id") or specs.new_job_id()
         job = build(cfg, args.overrides, str(job_id), args.dry_run)
         kind = "HyperparameterTuningJob" if specs.is_vizier(cfg) else "CustomJob"
+        nodes = int(cfg.hardware.get("replica_count", 1) or 1)
+        if nodes > 1:  # worker pool 0: the chief; pool 1: the other nodes (zeta_rmt.launch.cluster_env)
+            kind += f" on {nodes} nodes (worker pool 0: the chief, pool 1: {nodes - 1} worker(s))"
         if args.dry_run:
             print(specs.job_to_json(job))
             missing = specs.missing_settings(cfg)

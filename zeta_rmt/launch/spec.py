@@ -7,6 +7,11 @@ The container runs the image's entry point (``python -m zeta_rmt.train``) with t
 Hydra overrides as its arguments, plus ``paths.output_dir=${vertex_output_dir:}`` so the run
 writes to the job's ``base_output_directory`` (see :func:`zeta_rmt.launch.runtime.vertex_output_dir`).
 A restarted job gets the same directory and resumes from ``checkpoints/last.ckpt``.
+
+A job on ``N = hardware.replica_count`` nodes (``hardware=l4x4``) has two worker pools that
+differ only in their replica count: pool 0, the chief (1 replica, node rank 0), and pool 1
+(``N - 1`` replicas); each node finds its rank from Vertex AI's ``CLUSTER_SPEC``
+(:mod:`zeta_rmt.launch.cluster_env`).
 """
 from __future__ import annotations
 
@@ -100,6 +105,26 @@ def _machine(cfg: DictConfig) -> DictConfig:
     return vertex
 
 
+def _replica_count(cfg: DictConfig, gpus_per_node: int) -> int:
+    """The job's node count, ``hardware.replica_count`` (default 1), which must equal the Trainer's
+    ``num_nodes``; the Trainer's ``devices`` per node must fit the node's ``gpus_per_node`` GPUs."""
+    hw, tr = cfg.hardware, cfg.get("trainer") or {}
+    nodes = hw.get("replica_count", 1)
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
+        raise LaunchError(f"hardware.replica_count must be an integer >= 1 (the number of nodes), got {nodes!r}")
+    trainer_nodes = tr.get("num_nodes", 1)
+    if trainer_nodes != nodes:
+        raise LaunchError(f"trainer.num_nodes={trainer_nodes} but hardware.replica_count={nodes}: the job would start "
+                          f"{nodes} node(s) for a Trainer that expects {trainer_nodes}; pass "
+                          f"trainer.num_nodes={nodes}, or leave trainer.num_nodes to follow hardware.replica_count (configs/trainer/default.yaml)")
+    devices = tr.get("devices", hw.get("devices"))
+    on_gpus = bool(gpus_per_node) and hw.get("accelerator") in ("gpu", "cuda")
+    if on_gpus and isinstance(devices, int) and not isinstance(devices, bool) and devices > gpus_per_node:
+        raise LaunchError(f"trainer.devices={devices} processes per node, but hardware.vertex.accelerator_count="
+                          f"{gpus_per_node} GPU(s) per node; set hardware.devices <= hardware.vertex.accelerator_count")
+    return nodes
+
+
 def _is_cloud_override(o: str) -> bool:
     key = o.split("=", 1)[0].lstrip("+~")
     return key == "cloud" or key.startswith("cloud.")
@@ -136,11 +161,11 @@ def _custom_job_spec(cfg: DictConfig, overrides: Sequence[str], output_dir: str,
                               f"{[a for a in v1.AcceleratorType.__members__ if a.startswith('NVIDIA')]}")
         machine_spec.accelerator_type = v1.AcceleratorType[accel]
         machine_spec.accelerator_count = count
+    nodes = _replica_count(cfg, count if accel else 0)
     env = {"PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
     env.update({str(k): str(v) for k, v in (cloud.get("env") or {}).items()})
-    pool = v1.WorkerPoolSpec(
+    pool = dict(
         machine_spec=machine_spec,
-        replica_count=1,
         disk_spec=v1.DiskSpec(boot_disk_type=str(cloud.get("boot_disk_type") or "pd-ssd"),
                               boot_disk_size_gb=int(cloud.get("boot_disk_size_gb") or 100)),
         container_spec=v1.ContainerSpec(
@@ -149,6 +174,10 @@ def _custom_job_spec(cfg: DictConfig, overrides: Sequence[str], output_dir: str,
             env=[v1.EnvVar(name=k, value=v) for k, v in env.items()],
         ),
     )
+    # pool 0: the chief (exactly one replica, node rank 0); pool 1: the other nodes, identical
+    pools = [v1.WorkerPoolSpec(replica_count=1, **pool)]
+    if nodes > 1:
+        pools.append(v1.WorkerPoolSpec(replica_count=nodes - 1, **pool))
     scheduling = v1.Scheduling(
         restart_job_on_worker_restart=bool(cloud.get("restart_job_on_worker_restart", False)),
         disable_retries=bool(cloud.get("disable_retries", False)),
@@ -158,7 +187,7 @@ def _custom_job_spec(cfg: DictConfig, overrides: Sequence[str], output_dir: str,
     if hours:
         scheduling.timeout = {"seconds": int(float(hours) * 3600)}
     spec = v1.CustomJobSpec(
-        worker_pool_specs=[pool],
+        worker_pool_specs=pools,
         scheduling=scheduling,
         base_output_directory=v1.GcsDestination(output_uri_prefix=output_dir),
     )
