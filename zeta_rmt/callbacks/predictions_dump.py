@@ -25,7 +25,9 @@ class PredictionsDump(pl.Callback):
         dm = trainer.datamodule
         hops = getattr(pl_module.net, "num_hops", 2)
         n_total = dm.num_zeros + dm.window
-        batch, idx = dm.window_batch(n_total, hops, n_total - dm.num_train)
+        count = n_total - dm.num_train
+        limit = getattr(dm, "max_window_nodes", None)  # bounded-memory backends keep the last `limit` nodes
+        batch, idx = dm.window_batch(n_total, hops, count if limit is None else min(count, limit))
         was_training = pl_module.training
         pl_module.eval()
         try:
@@ -33,11 +35,11 @@ class PredictionsDump(pl.Callback):
         finally:
             if was_training:
                 pl_module.train()
-        zeros = dm.load()
+        true = dm.zeros_range(int(idx[0]) + 1, int(idx.size))
         return {
             "index": idx.astype(np.int64),
             "pred": np.asarray(pred, dtype=np.float64),
-            "true": np.asarray(zeros[idx], dtype=np.float64),
+            "true": np.asarray(true, dtype=np.float64),
             "num_train": np.int64(dm.num_train),
             "num_zeros": np.int64(dm.num_zeros),
             "window": np.int64(dm.window),

@@ -40,6 +40,24 @@ def smooth_heights(n) -> np.ndarray:
     return inverse_smooth_count(np.asarray(n, dtype=np.float64) - 0.5)
 
 
+def zero_targets(kind: str, zeros: np.ndarray, first: int, previous: float | None = None) -> np.ndarray:
+    r"""Targets y_n of the zeros ``zeros`` = gamma_first .. gamma_{first+m-1} for ``data.target`` = ``kind``.
+
+    raw: y_n = gamma_n; residual: (gamma_n - T0(n)) / mu(T0(n)); spacing: y_n = N0(gamma_n) - N0(gamma_{n-1}),
+    which for the first zero needs ``previous`` = gamma_{first-1} (NaN where it is not given, as for n = 1).
+    Every value depends on its own zero (and the one before) only, so targets of a range equal
+    the same entries of the targets of 1..N.
+    """
+    if kind == "raw":
+        return zeros
+    if kind == "residual":
+        t0 = smooth_heights(np.arange(first, first + zeros.size, dtype=np.float64))
+        return (zeros - t0) / local_mean_spacing(t0)
+    x = smooth_count(zeros)
+    head = np.nan if previous is None else x[0] - smooth_count(np.asarray([previous], dtype=np.float64))[0]
+    return np.concatenate([[head], np.diff(x)])
+
+
 @functools.lru_cache(maxsize=4)
 def _explicit(prime_cutoff: float) -> ExplicitFormulaBaseline:
     return ExplicitFormulaBaseline(prime_cutoff=prime_cutoff)
@@ -234,14 +252,22 @@ class ZeroGraphDataModule(pl.LightningDataModule):
 
     def _targets(self, zeros: np.ndarray) -> np.ndarray:
         """Training targets of zeros 1..N (float64) for ``data.target``; NaN where undefined."""
-        n = np.arange(1, zeros.size + 1, dtype=np.float64)
-        if self.target == "raw":
-            return zeros
-        if self.target == "residual":
-            t0 = smooth_heights(n)
-            return (zeros - t0) / local_mean_spacing(t0)
-        x = smooth_count(zeros)
-        return np.concatenate([[np.nan], np.diff(x)])
+        return zero_targets(self.target, zeros, first=1)
+
+    def zeros_range(self, start: int, count: int) -> np.ndarray:
+        """Known zeros gamma_start .. gamma_{start+count-1} (1-based, float64).
+
+        Here a slice of :meth:`load`; the streaming backend reads the range from its source instead.
+        """
+        zeros = self.load()
+        if start < 1 or start + count - 1 > zeros.size:
+            raise ValueError(f"zeros {start}..{start + count - 1} are outside the loaded 1..{zeros.size}")
+        return zeros[start - 1: start - 1 + count]
+
+    def baseline_history(self, count: int) -> tuple[np.ndarray, int]:
+        """The last ``count`` (at most) training/validation zeros and the 1-based index of the first."""
+        start = max(1, self.num_zeros - int(count) + 1)
+        return self.zeros_range(start, self.num_zeros - start + 1), start
 
     def node_data(self) -> Data:
         """Node attributes of the N training/validation nodes (no edges)."""
@@ -250,7 +276,7 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         x = node_features(n, self.features, num_zeros=self.num_zeros, prime_cutoff=self.prime_cutoff)
         y = self._targets(zeros[: self.num_zeros])
         defined = torch.from_numpy(np.isfinite(y))
-        y = torch.from_numpy(np.nan_to_num(y, nan=0.0)).to(torch.float32)
+        y = torch.from_numpy(np.nan_to_num(y, nan=0.0))  # float64: raw targets (gamma ~ 1e6) keep their spacings
         node_index = torch.arange(self.num_zeros, dtype=torch.int64)
         train_mask = (node_index < self.num_train) & defined
         val_mask = (node_index >= self.num_train) & defined
@@ -278,10 +304,11 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         """True heights of the *known* zeros k (1-based): zeros 1..N, and gamma_{F-1} as the anchor of
         the far window.  Anything else (the extrapolation window, unseen zeros) raises."""
         k = np.asarray(k, dtype=np.int64)
-        zeros = self.load()
+        self.load()
         out = np.empty(k.shape)
         inside = (k >= 1) & (k <= self.num_zeros)
-        out[inside] = zeros[k[inside] - 1]
+        for i in np.flatnonzero(inside):  # a few run anchors per batch
+            out[i] = self.zeros_range(int(k[i]), 1)[0]
         far = ~inside & (self.far_window_start is not None) & (k == (self.far_window_start or 0) - 1)
         out[far] = self.far_zeros[0] if self.far_zeros is not None else np.nan
         bad = ~(inside | far)
@@ -357,6 +384,10 @@ class ZeroGraphDataModule(pl.LightningDataModule):
                     node_index=torch.arange(first, end, dtype=torch.int64), num_nodes=g.num_nodes)
         return data, np.arange(n_total - last_k, n_total)
 
+    def _true_heights(self, idx: np.ndarray) -> np.ndarray:
+        """gamma of the consecutive 0-based nodes ``idx`` (zeros idx[0]+1 .. idx[-1]+1)."""
+        return np.array(self.zeros_range(int(idx[0]) + 1, int(idx.size)))
+
     def _padding(self, num_hops: int) -> int:
         """Nodes added after a scored window when ``data.extrapolation_padding`` is on: enough for
         every scored node to have all its ``num_hops``-hop neighbours with their own full degrees
@@ -367,12 +398,12 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         """Batch for predicting zeros N+1 .. N+K on the graph of N+K nodes (N+K+padding with
         ``data.extrapolation_padding``), the 0-based indices scored and their true heights."""
         data, idx = self.window_batch(self.num_zeros + self.window, num_hops, self.window, self._padding(num_hops))
-        return data, idx, self.zeros[idx]
+        return data, idx, self._true_heights(idx)
 
     def next_zero_batch(self, num_hops: int) -> tuple[Data, np.ndarray, np.ndarray]:
         """The groups' check: rebuild the graph for N+1 nodes and predict zero N+1."""
         data, idx = self.window_batch(self.num_zeros + 1, num_hops, 1)
-        return data, idx, self.zeros[idx]
+        return data, idx, self._true_heights(idx)
 
     def validation_batch(self, num_hops: int, max_nodes: Optional[int] = None) -> tuple[Data, np.ndarray, np.ndarray]:
         """The validation zeros M+1 .. N (the last ``max_nodes`` of them if given) predicted on the
@@ -381,7 +412,7 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         if max_nodes is not None:
             count = min(count, int(max_nodes))
         data, idx = self.window_batch(self.num_zeros, num_hops, count)
-        return data, idx, self.zeros[idx]
+        return data, idx, self._true_heights(idx)
 
     def far_batch(self, num_hops: int) -> tuple[Data, np.ndarray, np.ndarray] | None:
         """Zeros F .. F+K-1 on the graph of F+K-1 nodes (``None`` without a far window)."""

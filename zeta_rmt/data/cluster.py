@@ -1,15 +1,18 @@
-"""Team 2: Cluster-GCN mini-batches (PyG ClusterData + ClusterLoader)."""
+"""Team 2: Cluster-GCN mini-batches: PyG ClusterData + ClusterLoader (``data.backend=pyg``), or
+contiguous blocks streamed from index ranges (``data.backend=stream``, :mod:`zeta_rmt.data.stream`)."""
 from __future__ import annotations
 
+import torch
 from torch_geometric.loader import ClusterLoader
 
 from zeta_rmt.data.base import DataConfigError, ZeroGraphDataModule
 from zeta_rmt.data.partition import PARTITIONERS, PartitionedClusterData
 from zeta_rmt.graph import gcn_weights, node_degrees, undirected_edges
-from zeta_rmt.zeros.odlyzko import cache_dir
+from zeta_rmt.utils.cache import cache_dir
 
 
 NORMS = ("subgraph", "global")
+BACKENDS = ("pyg", "stream")
 
 
 class NormalizedClusterLoader(ClusterLoader):
@@ -34,14 +37,36 @@ class NormalizedClusterLoader(ClusterLoader):
 
 
 class ClusterDataModule(ZeroGraphDataModule):
-    """METIS (pymetis) or contiguous partitions of the adelic graph, one or a few per step."""
+    """METIS (pymetis) or contiguous partitions of the adelic graph, one or a few per step.
+
+    ``backend="stream"`` returns a :class:`zeta_rmt.data.stream.StreamClusterDataModule`
+    (contiguous blocks built from index ranges, bounded memory); ``backend="pyg"`` (default) is
+    PyG's ``ClusterData``/``ClusterLoader`` with ``partitioner`` ``metis`` (default) or ``contiguous``.
+    """
 
     regime = "cluster"
+    backend = "pyg"
+
+    def __new__(cls, *args, backend: str = "pyg", **kwargs):
+        if backend not in BACKENDS:
+            raise DataConfigError(f"data.backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "stream" and cls is ClusterDataModule:
+            from zeta_rmt.data.stream import StreamClusterDataModule
+
+            return super().__new__(StreamClusterDataModule)
+        return super().__new__(cls)
 
     def __init__(self, *args, num_parts: int = 100, batch_size: int = 1, shuffle: bool = True,
-                 partitioner: str = "metis", norm: str = "subgraph", partition_seed: int = 0,
-                 num_workers: int = 0, cache_partitions: bool = True, **kwargs):
+                 partitioner: str | None = None, norm: str = "subgraph", partition_seed: int = 0,
+                 num_workers: int = 0, cache_partitions: bool = True, backend: str = "pyg",
+                 halo=0, shuffle_seed: int | None = None, pin_memory: bool | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if backend == "pyg":
+            if halo != 0:
+                raise DataConfigError(f"data.halo={halo!r} needs data.backend=stream (PyG's ClusterLoader has no halo)")
+            if shuffle_seed is not None:
+                raise DataConfigError("data.shuffle_seed is read by data.backend=stream only; set it to null")
+        partitioner = partitioner or ("metis" if backend == "pyg" else "contiguous")
         if partitioner not in PARTITIONERS:
             raise DataConfigError(f"data.partitioner must be one of {PARTITIONERS}, got {partitioner!r}")
         if norm not in NORMS:
@@ -59,6 +84,10 @@ class ClusterDataModule(ZeroGraphDataModule):
         self.partition_seed = int(partition_seed)
         self.num_workers = int(num_workers)
         self.cache_partitions = bool(cache_partitions)
+        if pin_memory is not None and not isinstance(pin_memory, bool):
+            raise DataConfigError(f"data.pin_memory must be null (auto: on when training on CUDA), true or false, "
+                                  f"got {pin_memory!r}")
+        self.pin_memory = pin_memory
         self.cluster_data = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -74,9 +103,16 @@ class ClusterDataModule(ZeroGraphDataModule):
             cache_dir=(cache_dir() / "partitions") if self.cache_partitions else None, graph_key=key,
         )
 
+    def _pin(self) -> bool:
+        """``data.pin_memory``; null: pinned host batches only when the trainer runs on CUDA."""
+        if self.pin_memory is not None:
+            return self.pin_memory
+        t = self.trainer
+        return bool(t is not None and torch.cuda.is_available() and t.strategy.root_device.type == "cuda")
+
     def _loader(self, shuffle: bool):
         return NormalizedClusterLoader(self.cluster_data, norm=self.norm, batch_size=self.batch_size,
-                                       shuffle=shuffle, num_workers=self.num_workers)
+                                       shuffle=shuffle, num_workers=self.num_workers, pin_memory=self._pin())
 
     def train_dataloader(self):
         return self._loader(self.shuffle)
@@ -86,5 +122,6 @@ class ClusterDataModule(ZeroGraphDataModule):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(num_parts=self.num_parts, partitioner=self.partitioner, norm=self.norm, batch_size=self.batch_size)
+        d.update(num_parts=self.num_parts, partitioner=self.partitioner, norm=self.norm, batch_size=self.batch_size,
+                 backend=self.backend)
         return d

@@ -111,8 +111,14 @@ class ZetaGNNModule(pl.LightningModule):
         self._fixed: dict[str, dict[str, float]] = {}
 
     # -- forward ---------------------------------------------------------------------------
-    def forward(self, x, edge_index, edge_weight):
-        return self.net(x, edge_index, edge_weight)
+    def forward(self, x, edge_index=None, edge_weight=None, adj=None):
+        return self.net(x, edge_index, edge_weight, adj=adj)
+
+    def run_batch(self, batch, x=None):
+        """The network on a batch graph: its ``adj`` operator when it has one (the full graph's banded Â),
+        else its (``edge_index``, ``edge_weight``); ``x`` replaces the batch features (the rg re-runs)."""
+        return self(batch.x if x is None else x, getattr(batch, "edge_index", None),
+                    getattr(batch, "edge_weight", None), adj=getattr(batch, "adj", None))
 
     def setup(self, stage: str) -> None:
         self._reset_caches()
@@ -127,7 +133,7 @@ class ZetaGNNModule(pl.LightningModule):
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # PyG batches move themselves; Lightning's generic collection walk is ~10x slower here.
-        if hasattr(batch, "to") and hasattr(batch, "edge_index"):
+        if hasattr(batch, "to") and (hasattr(batch, "edge_index") or hasattr(batch, "adj")):
             return batch.to(device, non_blocking=True)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
@@ -140,14 +146,14 @@ class ZetaGNNModule(pl.LightningModule):
         """
         if dm is None and self._trainer is not None:
             dm = self.trainer.datamodule
-        pred_all = self(batch.x, batch.edge_index, batch.edge_weight)
+        pred_all = self.run_batch(batch)
         mask = batch[mask_name]
         node_index = batch.node_index[mask]
         to_gamma = dm.to_gamma if dm is not None else (lambda p, i: p)
         pred = pred_all[mask]
 
         def rerun(features):
-            return self(features, batch.edge_index, batch.edge_weight)[mask]
+            return self.run_batch(batch, features)[mask]
 
         def dilated(lam: float):
             feats = dm.features_at((batch.node_index + 1).double() * lam).to(batch.x)
@@ -163,7 +169,9 @@ class ZetaGNNModule(pl.LightningModule):
         inputs = self.loss_inputs(batch, mask_name)
         mask = batch[mask_name]
         total, parts = self.loss(inputs)
-        n = int(mask.sum())
+        # streamed blocks carry their mask sizes as ints: no device-to-host sync per step
+        n = getattr(batch, f"{mask_name}_count", None)
+        n = int(mask.sum()) if n is None else int(n)
         if not torch.isfinite(total):
             detail = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in parts.items())
             raise NonFiniteLossError(
@@ -171,11 +179,19 @@ class ZetaGNNModule(pl.LightningModule):
                 f"global step {self.global_step}: components {detail}. Lower the learning rate or the "
                 f"offending loss weight, or check the data."
             )
-        if n > 0:
-            self.log(f"{stage}/loss", total, on_step=False, on_epoch=True, batch_size=n, prog_bar=True)
+        sync = self._distributed()
+        if n > 0 or sync:
+            # DDP: epoch means over every rank's blocks, weighted by n; every rank logs every key
+            # (a batch without scored nodes adds weight 0), so the reduction never waits on a missing key
+            value = (lambda v: v) if n > 0 else (lambda v: torch.zeros_like(v).detach())
+            self.log(f"{stage}/loss", value(total), on_step=False, on_epoch=True, batch_size=n, prog_bar=True,
+                     sync_dist=sync)
             for k, v in parts.items():
-                self.log(f"{stage}/{k}", v, on_step=False, on_epoch=True, batch_size=n)
+                self.log(f"{stage}/{k}", value(v), on_step=False, on_epoch=True, batch_size=n, sync_dist=sync)
         return total
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self.trainer.world_size > 1
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train_mask", "train")
@@ -188,7 +204,7 @@ class ZetaGNNModule(pl.LightningModule):
     def predict_window(self, batch, idx: np.ndarray) -> np.ndarray:
         """Predicted heights of the nodes ``idx`` (0-based) held by a window batch."""
         batch = batch.to(self.device)
-        out = self(batch.x, batch.edge_index, batch.edge_weight)
+        out = self.run_batch(batch)
         first = int(batch.node_index[0])
         local = torch.as_tensor(idx - first, device=self.device)
         dm = self.trainer.datamodule
@@ -214,9 +230,8 @@ class ZetaGNNModule(pl.LightningModule):
             for k, v in reference_statistics(true).items():
                 out[f"{k}"] = v
             if name != "val" and self.baseline_models:
-                known = dm.zeros[: dm.num_zeros]
-                start = max(1, dm.num_zeros - BASELINE_HISTORY + 1)
-                history = ZeroHistory(known[start - 1:], start)
+                known, start = dm.baseline_history(BASELINE_HISTORY)  # by range: bounded memory at any N
+                history = ZeroHistory(known, start)
                 for label, model in self.baseline_models.items():
                     pred = model.fit(history).predict(idx + 1, history=history)
                     for k, v in extrapolation_errors(pred, true).items():
@@ -276,7 +291,9 @@ class ZetaGNNModule(pl.LightningModule):
             self.train()
         self.last_extrapolation = metrics
         for k, v in metrics.items():
-            self.log(k, v, on_step=False, on_epoch=True, prog_bar=(k == "extrap/mae_spacings"))
+            # every rank scores the same windows with the same weights; the sync only keeps DDP quiet
+            self.log(k, v, on_step=False, on_epoch=True, prog_bar=(k == "extrap/mae_spacings"),
+                     sync_dist=self._distributed())
 
     # -- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):
