@@ -133,7 +133,7 @@ class GaudinTable:
 
 
 def _disk_path(step: float, s_max: float, m: int) -> Path:
-    from zeta_rmt.zeros.odlyzko import cache_dir
+    from zeta_rmt.utils.cache import cache_dir
 
     return cache_dir() / f"gaudin_v{_TABLE_VERSION}_m{m}_h{step:.6g}_s{s_max:.6g}.npz"
 
@@ -143,7 +143,7 @@ def gaudin_table(step: float = TABLE_STEP, s_max: float = S_MAX, m: int = QUADRA
     """The tabulated (E, E', E'', E''') on [0, s_max], computed once per process.
 
     With ``disk_cache=True`` the table is also stored as ``.npz`` under
-    ``zeta_rmt.zeros.odlyzko.cache_dir()`` and read back on later calls (any process).
+    ``zeta_rmt.utils.cache.cache_dir()`` and read back on later calls (any process).
     """
     if not (0 < step <= 0.1) or not (1.0 <= s_max <= 7.0):
         raise ValueError(f"need 0 < step <= 0.1 and 1 <= s_max <= 7, got step={step}, s_max={s_max}")

@@ -506,7 +506,7 @@ def polished_low_zeros() -> np.ndarray:
     key = (GENERATOR_VERSION, T_POLISH)
     if key in _LOW_CACHE:
         return _LOW_CACHE[key]
-    from zeta_rmt.zeros.odlyzko import cache_dir
+    from zeta_rmt.utils.cache import cache_dir
 
     path = None
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zeta_rmt.utils.cache import cache_dir  # noqa: F401 - also importable from here (its old home)
 from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros.errors import ZeroDataError
 from zeta_rmt.zeros.textfile import check_values
@@ -32,16 +33,6 @@ class _NoGlobalsUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(
             f"refusing to load global {module}.{name}: the zero table must be a plain list of floats"
         )
-
-
-def cache_dir() -> Path:
-    """Where derived data (``.npy`` caches, partitions) lives: ``$ZETA_RMT_CACHE`` or ``~/.cache/zeta_rmt``."""
-    root = os.environ.get("ZETA_RMT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "zeta_rmt"
-    )
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def table_path() -> Path:

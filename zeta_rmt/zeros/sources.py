@@ -25,7 +25,8 @@ import numpy as np
 from zeta_rmt.zeros import storage
 from zeta_rmt.utils.fsio import atomic_save_npy
 from zeta_rmt.zeros.errors import ZeroDataError
-from zeta_rmt.zeros.odlyzko import ODLYZKO_COUNT, cache_dir, load_table
+from zeta_rmt.utils.cache import cache_dir
+from zeta_rmt.zeros.odlyzko import ODLYZKO_COUNT, load_table
 from zeta_rmt.zeros.textfile import check_values, parse_text
 
 
