@@ -13,16 +13,30 @@ from zeta_rmt.utils.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The child reports its own VmHWM at exit: ru_maxrss of a forked child keeps the (large) pytest
+# parent's high-water mark across exec, VmHWM is reset by exec.
+CHILD = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(report)
+sys.argv[0] = "zeta_rmt.train"
+runpy.run_module("zeta_rmt.train", run_name="__main__")
+"""
+
+
 def peak_rss_of_train(tmp_path, *overrides) -> float:
-    """Peak RSS (bytes) of one `python -m zeta_rmt.train` child, from its own rusage (os.wait4)."""
+    """Peak RSS (bytes) of one `python -m zeta_rmt.train` run in a fresh child."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "zeta_rmt.train", "trainer.max_epochs=1", "print_summary=false",
+    report = tmp_path / "vmhwm_kb"
+    cmd = [sys.executable, "-c", CHILD, str(report), "trainer.max_epochs=1", "print_summary=false",
            f"paths.output_dir={tmp_path}", *overrides]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out.decode()[-2000:]
-    return usage.ru_maxrss * 1024.0
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+    return float(report.read_text()) * 1024.0
 
 
 @pytest.mark.parametrize("n", [30_000, 150_000, 400_000])

@@ -43,10 +43,10 @@ def test_float32_product_and_1d_inputs():
 
 
 def test_backward_is_the_same_operator():
-    adj = banded_graph(60, [2, 3])
-    x = torch.randn(60, 4, dtype=torch.float64, requires_grad=True)
+    adj = banded_graph(30, [2, 3])
+    x = torch.randn(30, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: adj @ v, (x,))
-    sp = SparseAdjacency(*adj.edge_list(), 60)
+    sp = SparseAdjacency(*adj.edge_list(), 30)
     assert torch.autograd.gradcheck(lambda v: sp @ v, (x,))
 
 

@@ -221,8 +221,10 @@ def _free_port() -> int:
 
 def test_real_two_node_gloo_rendezvous_through_train(tmp_path):
     """Two 'nodes' on 127.0.0.1, each started as Vertex AI starts a replica (CLUSTER_SPEC, RANK,
-    WORLD_SIZE, MASTER_ADDR, MASTER_PORT), with devices=2: Lightning's launcher adds one child per
-    node, so 4 processes join one gloo group. Each records its rank and the ranks all-gathered."""
+    WORLD_SIZE, MASTER_ADDR, MASTER_PORT), one process each: 2 processes join one gloo group through
+    VertexEnvironment. Each records its rank and the ranks all-gathered. (Two devices per node, where
+    Lightning's launcher adds the children, are covered by the simulated 2 x 2 job above; run for real
+    it took 51-92 s here, twice this test.)"""
     port = _free_port()
     probe = tmp_path / "probe"
     procs = []
@@ -234,7 +236,7 @@ def test_real_two_node_gloo_rendezvous_through_train(tmp_path):
                     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
         out = tmp_path / f"node{node}"
         cmd = [sys.executable, "-m", "zeta_rmt.train", "debug=fast", "hardware=cpu", "hardware.replica_count=2",
-               "hardware.devices=2", "trainer.max_epochs=1", "print_summary=false", f"paths.output_dir={out}",
+               "hardware.devices=1", "trainer.max_epochs=1", "print_summary=false", f"paths.output_dir={out}",
                f"hydra.run.dir={out}", "+callbacks.rank_probe._target_=tests.launch.rank_probe.RankProbe",
                f"+callbacks.rank_probe.directory={probe}"]
         # own session: on failure the node and the child Lightning started for it go together
@@ -252,12 +254,11 @@ def test_real_two_node_gloo_rendezvous_through_train(tmp_path):
     for node, (p, out) in enumerate(zip(procs, outputs)):
         assert p.returncode == 0, f"node {node} failed:\n{out[-3000:]}"
     records = {int(f.stem[4:]): json.loads(f.read_text()) for f in probe.glob("rank*.json")}
-    assert sorted(records) == [0, 1, 2, 3], records
+    assert sorted(records) == [0, 1], records
     for g, r in records.items():
-        assert r["environment"] == "VertexEnvironment" and r["world_size"] == 4
-        assert r["global_rank"] == g == 2 * r["node_rank"] + r["local_rank"]
+        assert r["environment"] == "VertexEnvironment" and r["world_size"] == 2
+        assert r["global_rank"] == g == r["node_rank"] and r["local_rank"] == 0
         assert (r["main_address"], r["main_port"]) == ("127.0.0.1", port)
-        assert r["all_gathered"] == [0, 1, 2, 3]  # one process group of 4, no duplicate rank
-    assert len({r["pid"] for r in records.values()}) == 4
-    assert {(r["node_rank"], r["local_rank"]) for r in records.values()} == {(0, 0), (0, 1), (1, 0), (1, 1)}
-    print(f"2 nodes x 2 processes, gloo on 127.0.0.1: {wall:.1f} s")
+        assert r["all_gathered"] == [0, 1]  # one process group of 2, no duplicate rank
+    assert len({r["pid"] for r in records.values()}) == 2
+    print(f"2 nodes x 1 process, gloo on 127.0.0.1: {wall:.1f} s")

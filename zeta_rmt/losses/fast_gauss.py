@@ -86,6 +86,7 @@ def _hermite_functions(s: Tensor, count: int) -> Tensor:
     return out
 
 
+@lru_cache(maxsize=32)
 def _translations(p: int, d: int, r: float, dtype, device) -> Tensor:
     """M[d + D, k, j] = ((−1)^j / j!) h_{k+j}(−d r) for box offsets d = −D..D, shape (2D+1, p, p)."""
     offsets = torch.arange(-d, d + 1, dtype=torch.float64)
@@ -105,7 +106,7 @@ class _Lattice:
         self.h = math.sqrt(2.0) * float(sigma)
         self.width = BOX_RATIO * self.h
         self.lo = lo
-        self.trans = _translations(self.p, self.d_max, BOX_RATIO, torch.float64, device)
+        self.trans = _translations(self.p, self.d_max, BOX_RATIO, torch.float64, torch.device(device))
 
     def boxes(self, pts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(occupied boxes sorted, box of each point as an index into them, offset (pt − centre)/h)."""
@@ -126,19 +127,26 @@ class _Lattice:
         return out
 
     def local(self, src_boxes: Tensor, moments: Tensor, tgt_boxes: Tensor) -> Tensor:
-        """C[c, T, j]: Taylor coefficients about each target box from all source boxes within D offsets."""
-        coeff = torch.zeros(moments.shape[0], tgt_boxes.numel(), self.p, dtype=torch.float64, device=moments.device)
-        nb = src_boxes.numel()
+        """C[c, T, j]: Taylor coefficients about each target box from all source boxes within D offsets.
+
+        All (target box, offset) pairs at once: look up the source box T + d, and add
+        ``A(T + d) @ M_d`` for every hit (in slices of target boxes, bounding the (hits, p, p) gather)."""
+        channels, p = moments.shape[0], self.p
+        coeff = torch.zeros(channels, tgt_boxes.numel(), p, dtype=torch.float64, device=moments.device)
+        nb, width = src_boxes.numel(), 2 * self.d_max + 1
         if nb == 0 or tgt_boxes.numel() == 0:
             return coeff
-        d_lo = max(-self.d_max, int(src_boxes[0]) - int(tgt_boxes[-1]))
-        d_hi = min(self.d_max, int(src_boxes[-1]) - int(tgt_boxes[0]))
-        for d in range(d_lo, d_hi + 1):
-            want = tgt_boxes + d
+        ds = torch.arange(-self.d_max, self.d_max + 1, device=tgt_boxes.device)
+        step = max(1, (1 << 22) // (width * p * p))
+        for lo in range(0, tgt_boxes.numel(), step):
+            want = (tgt_boxes[lo:lo + step, None] + ds[None, :]).reshape(-1)
             pos = torch.searchsorted(src_boxes, want).clamp_(max=nb - 1)
-            rows = (src_boxes[pos] == want).nonzero(as_tuple=True)[0]
-            if rows.numel():
-                coeff[:, rows] += moments[:, pos[rows]] @ self.trans[d + self.d_max]
+            hit = (src_boxes[pos] == want).nonzero(as_tuple=True)[0]
+            if hit.numel() == 0:
+                continue
+            rows, offs = hit // width + lo, hit % width
+            contrib = torch.bmm(moments[:, pos[hit]].transpose(0, 1), self.trans[offs])  # (hits, C, p)
+            coeff.index_add_(1, rows, contrib.transpose(0, 1))
         return coeff
 
     def evaluate(self, coeff: Tensor, which: Tensor, offset: Tensor, derivative: bool):

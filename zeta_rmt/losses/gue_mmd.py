@@ -16,6 +16,9 @@ from zeta_rmt.rmt.gaudin import gaudin_ppf
 from zeta_rmt.rmt.gue import gue_spacings
 
 MODES = ("fast", "dense", "chunked", "sampled")
+#: below this many kernel pairs ``fast`` sums directly (chunked): exact, and cheaper than setting up the
+#: expansions (measured: 1.5 ms direct vs ~3 ms fast at 100 spacings and 100 samples)
+DIRECT_PAIRS = 300_000
 SAMPLES = ("surmise", "gaudin", "gue")
 
 
@@ -47,7 +50,8 @@ class GUEMMDLoss(nn.Module):
         (memory O(n·chunk), time O(n²));
       * ``fast``    — the default: the same value in time and memory O(n + m), by a 1-D fast Gauss
         transform (:mod:`zeta_rmt.losses.fast_gauss`) with an analytic backward; each normalised kernel
-        mean is within ``tol`` (absolute, a proven bound), so MMD² is within ~4·``tol``;
+        mean is within ``tol`` (absolute, a proven bound), so MMD² is within ~4·``tol``; below
+        ``DIRECT_PAIRS`` kernel pairs (small clusters) it sums them directly, as ``chunked``;
       * ``sampled`` — the unbiased estimator on a random subset of ``max_points`` spacings, for
         very large n (an unbiased estimate of the population MMD², not of the full-sample value).
     """
@@ -113,7 +117,7 @@ class GUEMMDLoss(nn.Module):
         n, m = x.numel(), y.numel()
         if self.estimator == "unbiased" and (n < 2 or m < 2):
             raise ValueError("the unbiased MMD estimator needs at least 2 points on each side")
-        if self.mode == "fast":
+        if self.mode == "fast" and n * (n + m) > DIRECT_PAIRS:
             return fast_mmd2(x, y, self.sigmas, self.estimator, self.tol)
         total = None
         for sigma in self.sigmas:
