@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from zeta_rmt.graph.banded import BandedAdjacency, banded_product_into
-from zeta_rmt.models.kernels import head_product as _head, head_weight_grad, relu_backward_
+from zeta_rmt.models.kernels import head_input_grad, head_product, head_weight_grad, relu_backward_
 
 #: workspaces kept per (N, C, dtype, device): the training graph and a few scoring windows
 MAX_WORKSPACES = 4
@@ -69,6 +69,17 @@ class _Lease:
         self.bufs: Optional[list[Tensor]] = ws.take()
 
 
+def _read_out(r: Tensor, theta: Tensor, bias: Tensor, adj: BandedAdjacency, skip_term: Optional[Tensor]) -> Tensor:
+    """ŷ = Â (r Θ_Kᵀ) + c_K [+ h_L w_skip], in the head's dtype; one column squeezed to (n,)."""
+    t = head_product(r, theta).contiguous()
+    y = torch.empty_like(t)
+    banded_product_into(t, adj._dinv_for(t), adj.offsets, y)
+    y.add_(bias)
+    if skip_term is not None:
+        y.add_(skip_term)
+    return y[:, 0] if y.shape[1] == 1 else y
+
+
 def _linear_into(h: Tensor, weight: Tensor, bias: Optional[Tensor], out: Tensor) -> Tensor:
     if bias is None:
         return torch.mm(h, weight.t(), out=out)
@@ -94,16 +105,9 @@ class _FusedGCN(torch.autograd.Function):
             out = saved[len(mlp) + k]
             banded_product_into(a, dinv, adj.offsets, out, work=b)
             r = out.add_(c).relu_()
-        theta_k, c_k = convs[-1]
-        t = _head(r, theta_k)
-        y = torch.empty_like(t)
-        banded_product_into(t.contiguous(), adj._dinv_for(t), adj.offsets, y)
-        y.add_(c_k)
-        if skip is not None:
-            y.add_(_head(h_l, skip))
+        out = _read_out(r, *convs[-1], adj, head_product(h_l, skip) if skip is not None else None)
         ctx.engine, ctx.lease = engine, lease
         ctx.save_for_backward(x, *params)
-        out = y[:, 0] if y.shape[1] == 1 else y
         return out
 
     @staticmethod
@@ -131,7 +135,7 @@ class _FusedGCN(torch.autograd.Function):
         r_prev = acts[-1]
         d_theta = head_weight_grad(u, r_prev)
         grads_conv.append((d_theta, delta.sum(0)))
-        d_r = _grad_input(u, theta_k, g_scr)
+        d_r = head_input_grad(u, theta_k, g_scr)
         d_skip = None
         if skip is not None:
             d_skip = head_weight_grad(delta, h_l)
@@ -151,7 +155,6 @@ class _FusedGCN(torch.autograd.Function):
         if skip is not None:  # rank one: ∂h_L += δ w_skip, in place
             d_r.addcmul_(delta.to(d_r.dtype), skip.to(d_r.dtype))
         d_h = d_r
-        cur, other = g_scr, u_scr
         for i in range(n_mlp - 1, -1, -1):
             w, _ = mlp[i]
             g = relu_backward_(d_h, acts[i])
@@ -159,9 +162,8 @@ class _FusedGCN(torch.autograd.Function):
             below = acts[i - 1] if i > 0 else x
             d_w = g.t() @ below
             grads_mlp.append((d_w, d_b))
-            if i > 0:
-                d_h = torch.mm(g, w, out=other)
-                cur, other = other, cur
+            if i > 0:  # into whichever scratch buffer g is not
+                d_h = torch.mm(g, w, out=u_scr if g is g_scr else g_scr)
         grads_mlp.reverse()
         lease.ws.backward_done(lease)
         flat = []
@@ -173,18 +175,6 @@ class _FusedGCN(torch.autograd.Function):
             flat.append(d_skip)
         flat = [g_.to(p.dtype) for g_, p in zip(flat, params)]
         return (None, None, None, *flat)
-
-
-def _grad_input(u: Tensor, theta: Tensor, out: Tensor) -> Tensor:
-    """out ← u Θ (n, C) in out's dtype: the gradient wrt the last layer's input."""
-    if u.dtype == out.dtype and theta.dtype == out.dtype:
-        return torch.mm(u, theta, out=out)
-    if u.shape[1] == 1:  # rank one: u (n, 1) times Θ (1, C)
-        return torch.mul(u.to(out.dtype), theta.to(out.dtype), out=out)
-    step = 1 << 16
-    for s in range(0, u.shape[0], step):
-        out[s:s + step] = (u[s:s + step] @ theta.to(u.dtype)).to(out.dtype)
-    return out
 
 
 class FusedBandedEngine:
@@ -247,23 +237,16 @@ class FusedBandedEngine:
         mlp, convs, skip = self.unpack(params)
         dinv = adj._dinv_for(x)
         a, b = ws.scratch
-        # ping-pong between the scratch pair; a third buffer only for the skip read-out's h_L
+        # ping-pong between the scratch pair (the skip read-out's term is taken from h_L first)
         h = x
         bufs = [a, b]
         for i, (w, bias) in enumerate(mlp):
             h = _linear_into(h, w, bias, bufs[i % 2]).relu_()
-        h_l = _head(h, skip) if skip is not None else None
+        skip_term = head_product(h, skip) if skip is not None else None
         r = h
         for theta, c in convs[:-1]:
             other = a if r is b else b
             torch.mm(r, theta.t(), out=other)  # r is not needed after this product: its buffer takes Â·
             banded_product_into(other, dinv, adj.offsets, r)
             r = r.add_(c).relu_()
-        theta_k, c_k = convs[-1]
-        t = _head(r, theta_k).contiguous()
-        y = torch.empty_like(t)
-        banded_product_into(t, adj._dinv_for(t), adj.offsets, y)
-        y.add_(c_k)
-        if h_l is not None:
-            y.add_(h_l)
-        return y[:, 0] if y.shape[1] == 1 else y
+        return _read_out(r, *convs[-1], adj, skip_term)

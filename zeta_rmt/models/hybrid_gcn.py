@@ -11,38 +11,10 @@ from torch.utils.checkpoint import checkpoint
 from zeta_rmt.graph.banded import BandedAdjacency
 from zeta_rmt.graph.sparse import SparseAdjacency
 from zeta_rmt.models.fused import FusedBandedEngine
+from zeta_rmt.models.kernels import Float64Linear
 
 CONVS = ("banded", "pyg")
 HEAD_DTYPES = ("float32", "float64")
-#: rows per chunk of the float64 head's product (bounds its float64 temporaries to ~64 MB)
-HEAD_CHUNK = 1 << 16
-
-
-class _Float64Linear(torch.autograd.Function):
-    """``h @ Wᵀ`` with float32 ``h`` (n, C) and float64 ``W`` (k, C), accumulated in float64 by row
-    chunks (no float64 copy of ``h``).  Backward: ``∂h = g W`` (cast to h's dtype), ``∂W = gᵀ h``."""
-
-    @staticmethod
-    def forward(ctx, h, weight):
-        ctx.save_for_backward(h, weight)
-        out = torch.empty(h.shape[0], weight.shape[0], dtype=torch.float64, device=h.device)
-        for s in range(0, h.shape[0], HEAD_CHUNK):
-            out[s:s + HEAD_CHUNK] = h[s:s + HEAD_CHUNK].double() @ weight.t()
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        h, weight = ctx.saved_tensors
-        gh = torch.empty_like(h) if ctx.needs_input_grad[0] else None
-        gw = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
-        for s in range(0, h.shape[0], HEAD_CHUNK):
-            g = grad[s:s + HEAD_CHUNK]
-            if gh is not None:
-                gh[s:s + HEAD_CHUNK] = (g @ weight).to(h.dtype)
-            if gw is not None:
-                gw += g.t() @ h[s:s + HEAD_CHUNK].double()
-        return gh, gw
-
 
 class GraphConv(nn.Module):
     r"""``Â (h Θ) + b`` with ``Â`` any operator with ``@`` (a :class:`~zeta_rmt.graph.banded.BandedAdjacency`
@@ -61,7 +33,7 @@ class GraphConv(nn.Module):
     def forward(self, h: Tensor, adj) -> Tensor:
         if self.float64:
             with torch.autocast(device_type=h.device.type, enabled=False):
-                t = _Float64Linear.apply(h, self.lin.weight)
+                t = Float64Linear.apply(h, self.lin.weight)
                 return adj @ t + self.bias
         return adj @ self.lin(h) + self.bias
 
@@ -177,5 +149,5 @@ class HybridGCN(nn.Module):
                 if k < last:
                     h = h.relu()
         if self.skip is not None:
-            h = h + (_Float64Linear.apply(h0, self.skip.weight) if self.head_dtype == "float64" else self.skip(h0))
+            h = h + (Float64Linear.apply(h0, self.skip.weight) if self.head_dtype == "float64" else self.skip(h0))
         return h.squeeze(-1)

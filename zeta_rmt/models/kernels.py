@@ -7,6 +7,8 @@ Each replaces a torch expression that would allocate an (N, C) temporary or conv
 * ``coldot``:  out[j, k] = Σ_i u[i, j] · float64(h[i, k])       (its weight gradient, uᵀ h)
 * ``relu_mask``: g[i, k] ← 0 where act[i, k] ≤ 0, in place       (ReLU's backward from its output)
 
+:class:`Float64Linear` is the float64 head as an autograd function built from these.
+
 Other devices use the torch forms (GPU memory traffic is cheap; the caching allocator reuses blocks).
 """
 from __future__ import annotations
@@ -90,6 +92,36 @@ def head_weight_grad(u: Tensor, h: Tensor) -> Tensor:
     for s in range(0, h.shape[0], CHUNK):
         out += u[s:s + CHUNK].t() @ h[s:s + CHUNK].to(u.dtype)
     return out
+
+
+def head_input_grad(u: Tensor, weight: Tensor, out: Tensor) -> Tensor:
+    """``out ← u W`` (n, C) in out's dtype: the gradient wrt the head's input, for ``u`` (n, k) in the
+    weight's dtype (rank one when k = 1: one broadcast multiply, no temporary)."""
+    if u.dtype == out.dtype and weight.dtype == out.dtype:
+        return torch.mm(u, weight, out=out)
+    if u.shape[1] == 1:
+        return torch.mul(u.to(out.dtype), weight.to(out.dtype), out=out)
+    for s in range(0, u.shape[0], CHUNK):
+        out[s:s + CHUNK] = (u[s:s + CHUNK] @ weight.to(u.dtype)).to(out.dtype)
+    return out
+
+
+class Float64Linear(torch.autograd.Function):
+    """``h @ Wᵀ`` with float32 ``h`` (n, C) and float64 ``W`` (k, C), accumulated in float64
+    (:func:`head_product`, no float64 copy of ``h``).  Backward: ``∂h = g W`` in h's dtype
+    (:func:`head_input_grad`), ``∂W = gᵀ h`` (:func:`head_weight_grad`)."""
+
+    @staticmethod
+    def forward(ctx, h, weight):
+        ctx.save_for_backward(h, weight)
+        return head_product(h, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, weight = ctx.saved_tensors
+        gh = head_input_grad(grad, weight, torch.empty_like(h)) if ctx.needs_input_grad[0] else None
+        gw = head_weight_grad(grad.contiguous(), h) if ctx.needs_input_grad[1] else None
+        return gh, gw
 
 
 def relu_backward_(g: Tensor, act: Tensor) -> Tensor:
