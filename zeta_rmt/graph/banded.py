@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from zeta_rmt.graph.adelic import GraphConfigError, graph_offsets, node_degrees
+from zeta_rmt.graph.adelic import GraphConfigError, gcn_weights, graph_offsets, node_degrees, undirected_edges
 
 
 _KERNEL = None
@@ -61,15 +61,20 @@ def _stencil_kernel():
     return _KERNEL
 
 
+def match_numba_threads() -> None:
+    """Run numba's parallel loops on as many threads as torch uses (never more than numba has)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
 def banded_product_into(x: Tensor, dinv: Tensor, offsets: Sequence[int], out: Tensor,
                         work: Optional[Tensor] = None) -> Tensor:
     """``out ← Â x`` without allocating (``x``, ``out`` (n, C), contiguous, same dtype; ``out`` must not
     alias ``x``).  On the CPU one compiled pass; elsewhere shifted in-place adds, with ``work`` (n, C)
     as the scaled copy ``D^{-1/2} x`` (allocated when not given)."""
     if x.device.type == "cpu":
-        import numba
-
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        match_numba_threads()
         _stencil_kernel()(x.numpy(), dinv.numpy(), np.asarray(offsets, dtype=np.int64), out.numpy())
         return out
     y = torch.mul(x, dinv[:, None], out=work) if work is not None else x * dinv[:, None]
@@ -84,21 +89,10 @@ def banded_product_into(x: Tensor, dinv: Tensor, offsets: Sequence[int], out: Te
 
 def banded_product(x: Tensor, dinv: Tensor, offsets: Sequence[int]) -> Tensor:
     """``Â x`` for ``x`` of shape (n,) or (n, C) with ``Â = diag(dinv) (I + Σ_d S_d + S_dᵀ) diag(dinv)``."""
-    if x.device.type == "cpu":
-        x2 = (x[:, None] if x.dim() == 1 else x).contiguous()
-        out = torch.empty_like(x2)
-        banded_product_into(x2, dinv.to(x2.dtype), offsets, out)
-        return out[:, 0] if x.dim() == 1 else out
-    scale = dinv if x.dim() == 1 else dinv[:, None]
-    y = x * scale
-    out = y.clone()
-    n = x.shape[0]
-    for d in offsets:
-        if d >= n:
-            continue
-        out[:-d] += y[d:]
-        out[d:] += y[:-d]
-    return out.mul_(scale)
+    x2 = (x[:, None] if x.dim() == 1 else x).contiguous()
+    out = torch.empty_like(x2)
+    banded_product_into(x2, dinv.to(x2.dtype), offsets, out)
+    return out[:, 0] if x.dim() == 1 else out
 
 
 class _BandedMatmul(torch.autograd.Function):
@@ -155,16 +149,9 @@ class BandedAdjacency:
     def edge_list(self) -> tuple[Tensor, Tensor]:
         """(edge_index, edge_weight) of the same operator (both directions and self-loops), for the
         message-passing path; built once and cached."""
-        if self._edges is None:
+        if self._edges is None:  # the adelic graph's own edge list, with these degrees (D = dinv⁻²)
             n = self.num_nodes
-            parts = [torch.arange(n).repeat(2, 1)]
-            for d in self.offsets:
-                if d < n:
-                    src = torch.arange(n - d)
-                    parts += [torch.stack([src, src + d]), torch.stack([src + d, src])]
-            ei = torch.cat(parts, dim=1)
-            w = (self.dinv[ei[0]] * self.dinv[ei[1]]).to(torch.float32)
-            self._edges = (ei, w)
+            self._edges = gcn_weights(undirected_edges(n, self.offsets), n, self.dinv.pow(-2))
         return self._edges
 
     def __repr__(self) -> str:

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from zeta_rmt.graph.banded import match_numba_threads
+
 _K: dict = {}
 #: rows per chunk of the torch fallbacks (bounds their float64 temporaries)
 CHUNK = 1 << 16
@@ -24,7 +26,6 @@ CHUNK = 1 << 16
 
 def _kernels():
     if not _K:
-        import numba
         from numba import njit, prange
 
         @njit(parallel=True, cache=True, nogil=True)
@@ -62,10 +63,9 @@ def _kernels():
                     if act[i, k] <= 0:
                         g[i, k] = 0
 
-        _K.update(rowdot=rowdot, coldot=coldot, relu_mask=relu_mask, numba=numba)
-    k = _K
-    k["numba"].set_num_threads(max(1, min(torch.get_num_threads(), k["numba"].config.NUMBA_NUM_THREADS)))
-    return k
+        _K.update(rowdot=rowdot, coldot=coldot, relu_mask=relu_mask)
+    match_numba_threads()
+    return _K
 
 
 def head_product(h: Tensor, weight: Tensor) -> Tensor:
