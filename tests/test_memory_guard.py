@@ -97,3 +97,10 @@ def test_cli_refuses_before_building_anything(tmp_path):
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("zeta_rmt.train: error: this run needs about") and "GB of RAM" in line
     assert "Epoch" not in r.stdout  # nothing was trained
+
+
+def test_streaming_estimate_reads_the_halo_as_the_data_module_does(tmp_path):
+    base = ["data=cluster", "data.backend=stream", "data.num_zeros=1000000", "data.num_parts=1000"]
+    plain = memory.estimate_from_config(compose_config(base, output_dir=tmp_path))
+    exact = memory.estimate_from_config(compose_config([*base, "data.halo=exact"], output_dir=tmp_path))
+    assert plain.nodes == 1000 and exact.nodes == 1000 + 2 * 2 * 11  # layers * max(prime) each side

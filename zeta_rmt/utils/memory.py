@@ -79,9 +79,6 @@ def estimate_peak(num_zeros: int, hidden: int = 128, mlp_layers: int = 2, gcn_la
         other = nodes * PER_NODE_CLUSTER
         if backend == "pyg":
             other += num_zeros * (PYG_PER_EDGE * edges_per_node + PER_NODE_CLUSTER)
-    if device == "gpu":
-        base_host = 0.0  # VRAM: the host-side memory is not what runs out
-        return MemoryEstimate(activation + other + base, activation, other, base + base_host, nodes, device)
     return MemoryEstimate(activation + other + base, activation, other, base, nodes, device)
 
 
@@ -125,16 +122,20 @@ def estimate_from_config(cfg: Mapping[str, Any]) -> MemoryEstimate:
     regime = "cluster" if "Cluster" in target or "Stream" in target else "full"
     backend = str(data.get("backend", "pyg"))
     device = "gpu" if cfg["hardware"].get("accelerator") in ("gpu", "cuda") else "cpu"
+    primes = list(data.get("primes", [2, 3, 5, 7, 11, 13]))
+    gcn_layers = int(net.get("gcn_layers", 2))
     batch_nodes = None
     if regime == "cluster":
+        from zeta_rmt.data.stream import resolve_halo  # the one reading of data.halo (an int or "exact")
+
         parts = int(data.get("num_parts", 100))
         per_block = -(-int(data["num_zeros"]) // parts)
-        halo = int(data.get("halo", 0) or 0)
+        halo = resolve_halo(data.get("halo", 0) or 0, gcn_layers, [1, *primes])
         batch_nodes = int(data.get("batch_size", 1)) * (per_block + 2 * halo)
     return estimate_peak(
         int(data["num_zeros"]), int(net.get("hidden_channels", 128)), int(net.get("mlp_layers", 2)),
-        int(net.get("gcn_layers", 2)), list(data.get("primes", [2, 3, 5, 7, 11, 13])), regime, device,
-        str(net.get("conv", "banded")), bool(net.get("fused", True)), backend, batch_nodes,
+        gcn_layers, primes, regime, device, str(net.get("conv", "banded")), bool(net.get("fused", True)),
+        backend, batch_nodes,
     )
 
 
@@ -149,18 +150,16 @@ def check_fits(cfg: Mapping[str, Any], available: float | None = None) -> Memory
         return est
     what = "VRAM" if est.device == "gpu" else "RAM"
     n = int(cfg["data"]["num_zeros"])
+    hidden = int(cfg["model"]["net"].get("hidden_channels", 128))
     ways = ["data=cluster data.backend=stream (bounded memory at any N)", "a smaller data.num_zeros"]
     if est.device == "cpu":
-        gpu = estimate_peak(n, est_hidden(cfg), device="gpu")
+        gpu = estimate_peak(n, hidden, device="gpu")
         ways.append(f"a GPU profile (hardware=a100: about {gpu.total / 1e9:.1f} GB of its 80 GB)")
-    else:
-        ways.append("model.net.checkpoint=true or a smaller model.net.hidden_channels")
+    else:  # (checkpointing takes the unfused path, which the estimate counts as larger, so not offered)
+        ways.append("a smaller model.net.hidden_channels")
     raise ConfigError(
-        f"this run needs about {est.gb():.1f} GB of {what} (estimate for N={n}, hidden={est_hidden(cfg)}, "
+        f"this run needs about {est.gb():.1f} GB of {what} (estimate for N={n}, hidden={hidden}, "
         f"{'full graph' if est.nodes == n else f'{est.nodes} nodes per batch'}) but {avail / 1e9:.1f} GB is available; "
         f"ways out: {'; '.join(ways)}; or memory_guard=false to try anyway"
     )
 
-
-def est_hidden(cfg: Mapping[str, Any]) -> int:
-    return int(cfg["model"]["net"].get("hidden_channels", 128))
