@@ -15,60 +15,39 @@ import sys
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-class EpochClock(pl.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-        self._t = 0.0
-
-    def on_train_epoch_start(self, trainer, module):
-        torch.cuda.synchronize()
-        self._t = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, module):
-        torch.cuda.synchronize()
-        self.times.append(time.perf_counter() - self._t)
-
-
 def run(label: str, overrides: list[str], out_dir: Path) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from zeta_rmt import train as train_mod
+    from zeta_rmt.train import train
     from zeta_rmt.utils import memory
 
+    timer = out_dir / label / "timer.json"
+    timer.parent.mkdir(parents=True, exist_ok=True)
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[*overrides, f"paths.output_dir={out_dir / label}",
-                                                      "~logger", "callbacks=none", "print_summary=false",
-                                                      "trainer.check_val_every_n_epoch=1000"])
+        cfg = compose(config_name="train", overrides=[
+            *overrides, f"paths.output_dir={out_dir / label}", "~logger", "callbacks=none", "print_summary=false",
+            "trainer.check_val_every_n_epoch=1000", "+callbacks.bench_timer._target_=zeta_rmt.bench.timer.EpochTimer",
+            f"+callbacks.bench_timer.path={timer}"])
     est = memory.estimate_from_config(OmegaConf.to_container(cfg, resolve=True))
-    clock = EpochClock()
-    orig = train_mod.instantiate_group
-
-    def with_clock(group, what, overrides=None):
-        items = orig(group, what, overrides)
-        return items + [clock] if what == "callbacks" else items
-
-    train_mod.instantiate_group = with_clock
     torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     row = {"run": label, "overrides": overrides, "estimate_gb": round(est.total / 1e9, 2)}
     try:
-        result = train_mod.train(cfg)
+        result = train(cfg)
         row.update(status="ok", train_loss=result["final"].get("train/loss"),
                    extrap_mae_spacings=result["final"].get("extrap/mae_spacings"))
     except Exception as exc:  # noqa: BLE001 - report and go on to the next run
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
-    finally:
-        train_mod.instantiate_group = orig
-    steady = clock.times[1:] or clock.times
-    row.update(epochs=len(clock.times), first_epoch_s=round(clock.times[0], 3) if clock.times else None,
+    times = [e["end"] - e["start"] for e in json.loads(timer.read_text())["epochs"]] if timer.exists() else []
+    steady = times[1:] or times
+    row.update(epochs=len(times), first_epoch_s=round(times[0], 3) if times else None,
                epoch_s=round(sum(steady) / len(steady), 3) if steady else None,
                peak_vram_gb=round(torch.cuda.max_memory_allocated() / 1e9, 2),
                wall_s=round(time.perf_counter() - t0, 1), gpu=torch.cuda.get_device_name(0))

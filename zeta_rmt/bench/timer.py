@@ -68,11 +68,18 @@ class EpochTimer(pl.Callback):
         self.record["used"] = used_settings(trainer, pl_module)
         self._dump()
 
+    @staticmethod
+    def _sync(pl_module) -> None:
+        if pl_module.device.type == "cuda":  # queued kernels belong to the epoch they were launched in
+            torch.cuda.synchronize(pl_module.device)
+
     def on_train_epoch_start(self, trainer, pl_module):
+        self._sync(pl_module)
         self._start = time.time()
 
     def on_train_epoch_end(self, trainer, pl_module):
         # before Lightning's own epoch-end work of later callbacks; validation (if any) runs after
+        self._sync(pl_module)
         self.record["epochs"].append({"start": self._start, "end": time.time(), "hwm_gb": vm_hwm_gb()})
         self._dump()
 

@@ -242,8 +242,9 @@ class _FastMMD2(torch.autograd.Function):
     With kernel means ``K_ab = Σ k(a_i, b_j)`` and coefficients (α, β, γ, δx, δy):
         MMD² = α K_xx + β K_yy + γ K_xy − δx n − δy m
     (biased: α = 1/n², β = 1/m², γ = −2/(nm), δ = 0; unbiased: α = 1/(n(n−1)), β = 1/(m(m−1)),
-    δx = α, δy = β, the diagonals k(a, a) = 1 removed).  Two weight channels over the joint source set
-    (x with weights (1, 0), y with (0, 1)) give F_x and F_y at every point in one transform:
+    δx = α, δy = β, the diagonals k(a, a) = 1 removed).  On one box lattice, the Hermite moments of x
+    and of y give the fields F_x = Σ_i k(·, x_i) and F_y = Σ_j k(·, y_j) about the boxes of x (two
+    channels) and F_y about the boxes of y:
         K_xx = Σ_i F_x(x_i),  K_xy = Σ_i F_y(x_i),  K_yy = Σ_j F_y(y_j),
         ∂MMD²/∂x_i = 2α F_x'(x_i) + γ F_y'(x_i).
     """
