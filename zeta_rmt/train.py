@@ -127,7 +127,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_hardware(cfg)
     apply_matmul_precision(cfg)
     if cfg.get("memory_guard", True):  # refuse, before building anything, a run that cannot fit
-        memory.check_fits(OmegaConf.to_container(cfg, resolve=True))
+        memory.check_fits(cfg)
     plugins = cluster_env.trainer_plugins(cfg)  # a Vertex AI job: each node's rank from CLUSTER_SPEC
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
