@@ -25,8 +25,10 @@ from zeta_rmt.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, HANG_AT = 12, 5
+# local runs keep the default last_checkpoint.min_interval_s (60 s): it throttles object stores only
 COMMON = ["debug=fast", f"trainer.max_epochs={EPOCHS}", "trainer.check_val_every_n_epoch=3", "print_summary=false",
-          "callbacks.last_checkpoint.min_interval_s=0", "+trainer.enable_progress_bar=false"]
+          "+trainer.enable_progress_bar=false"]
+ON_GCS = ["callbacks.last_checkpoint.min_interval_s=0"]  # every epoch on gs:// as well, for the test
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +91,8 @@ def test_killed_local_run_resumes_from_last_epoch(tmp_path, capsys):
     # the restart: same command, same output dir (what Vertex AI does after a preemption)
     result = train(compose_config(COMMON, output_dir=out))
     stdout = capsys.readouterr().out
-    assert f"resuming from {last} (epoch {HANG_AT - 1} done, step {HANG_AT})" in stdout
+    # last.ckpt, not the best-so-far file of epoch 5's validation (the same epochs done, epoch 5's logs not)
+    assert f"resuming from {last} (epochs 0..{HANG_AT - 1} done, step {HANG_AT})" in stdout
     assert result["epochs"] == EPOCHS
     assert ckpt_meta(last.read_bytes())[0] == EPOCHS - 1
     assert_continuous((out / "csv" / "metrics.csv").read_text())
@@ -106,7 +109,7 @@ def test_killed_gcs_run_resumes_from_last_epoch(tmp_path, gcs_emulator, capsys, 
     fs = gcs_filesystem()
     fs.pipe("zeta-resume/zeros.txt", "\n".join(f"{g:.9f}" for g in load_zeros("odlyzko", 1, 500)).encode())
     out = f"{bucket}/team1/job1"
-    overrides = [*COMMON, f"data.source={bucket}/zeros.txt"]
+    overrides = [*COMMON, *ON_GCS, f"data.source={bucket}/zeros.txt"]
     run_and_kill(tmp_path, [*overrides, f"paths.output_dir={out}"],
                  env={"STORAGE_EMULATOR_HOST": gcs_emulator, "ZETA_RMT_STAGING_DIR": str(tmp_path / "stage1")})
     fs.invalidate_cache()
@@ -116,7 +119,7 @@ def test_killed_gcs_run_resumes_from_last_epoch(tmp_path, gcs_emulator, capsys, 
     monkeypatch.setenv("ZETA_RMT_STAGING_DIR", str(tmp_path / "stage2"))  # a new machine: empty local disk
     result = train(compose_config(overrides, output_dir=out))
     stdout = capsys.readouterr().out
-    assert f"resuming from {out}/checkpoints/last.ckpt (epoch {HANG_AT - 1} done" in stdout
+    assert f"resuming from {out}/checkpoints/last.ckpt (epochs 0..{HANG_AT - 1} done" in stdout
     assert "files of a previous attempt restored" in stdout
     assert result["epochs"] == EPOCHS and result["data"]["source"] == f"{bucket}/zeros.txt"
     fs.invalidate_cache()
@@ -187,14 +190,17 @@ def test_unreadable_last_checkpoint_falls_back_to_the_newest_readable(tmp_path, 
     d = tmp_path / "checkpoints"
     d.mkdir()
     for name, epoch in (("epoch0002.ckpt", 2), ("epoch0005.ckpt", 5)):
-        torch.save({"epoch": epoch, "global_step": 10 * epoch}, d / name)
+        torch.save({"state_dict": {}, "epoch": epoch, "global_step": 10 * epoch}, d / name)
     (d / "last.ckpt").write_bytes(b"PK\x03\x04 truncated by a kill")
     cb = LastCheckpoint(dirpath=str(d))
     info = find_resume_checkpoint([cb])
     assert (Path(info.path).name, info.epoch, info.global_step) == ("epoch0005.ckpt", 5, 50)
     assert "cannot read checkpoint" in capsys.readouterr().out
-    torch.save({"epoch": 7, "global_step": 70}, d / "last.ckpt")
+    torch.save({"state_dict": {}, "epoch": 7, "global_step": 70}, d / "last.ckpt")
     assert find_resume_checkpoint([cb]).path == cb.path
+    # a last.ckpt older than a top-k checkpoint (written before a kill -9): the newest readable wins
+    torch.save({"state_dict": {}, "epoch": 0, "global_step": 1}, d / "last.ckpt")
+    assert Path(find_resume_checkpoint([cb]).path).name == "epoch0005.ckpt"
     assert find_resume_checkpoint([]) is None
     assert find_resume_checkpoint([LastCheckpoint(dirpath=str(tmp_path / "none"))]) is None
 

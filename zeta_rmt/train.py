@@ -17,18 +17,20 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 import torch
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from zeta_rmt.callbacks import MetricsHistory
-from zeta_rmt.launch import cluster_env, hpt
+from zeta_rmt.launch import checkpoints, cluster_env, hpt, preemption
 from zeta_rmt.launch import runtime as cloud_runtime
 from zeta_rmt.launch import storage
 from zeta_rmt.report import records
 from zeta_rmt.utils.config import entry_path, group_entries
-from zeta_rmt.utils import memory
+from zeta_rmt.utils import memory, threads, typecheck
 from zeta_rmt.utils.errors import ConfigError, HardwareError
+from zeta_rmt.utils.fsio import DiskFullError
 from zeta_rmt.utils.summary import print_summary
 
 cloud_runtime.register_resolvers()  # ${vertex_output_dir:} (jobs launched on Vertex AI)
@@ -52,6 +54,14 @@ def check_hardware(cfg: DictConfig) -> None:
         with open_dict(cfg):
             cfg.hardware.accelerator = "cpu"
             cfg.hardware.precision = "32-true"
+
+
+def apply_cpu_threads(cfg: DictConfig) -> int:
+    """``hardware.cpu_threads`` (``auto``: the cores not busy with other processes) for torch and numba."""
+    choice = threads.resolve_threads(cfg.hardware.get("cpu_threads", "auto"))
+    threads.apply_threads(choice.threads)
+    print(f"[zeta_rmt] CPU threads: {choice.threads} ({choice.reason})", flush=True)
+    return choice.threads
 
 
 def apply_matmul_precision(cfg: DictConfig) -> str:
@@ -85,6 +95,10 @@ def validate_config(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
 
+    for group in ("data", "model", "loss", "trainer", "callbacks", "logger"):
+        node = cfg.get(group)
+        for key, entry in group_entries(node).items():  # a wrong-typed value fails here, naming its key
+            typecheck.check_node(entry, entry_path(group, key))
     tr = cfg.get("trainer") or {}
     _int("trainer.max_epochs", tr.get("max_epochs"), 1)
     if tr.get("check_val_every_n_epoch") is not None:
@@ -92,8 +106,10 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.get("seed") is not None:
         _int("seed", cfg.get("seed"), 0)
     metric = cfg.get("optimized_metric")
-    if metric is not None and not isinstance(metric, str):
-        raise ConfigError(f"optimized_metric must be a metric name such as 'extrap/mse', got {metric!r}")
+    names = list(metric) if isinstance(metric, ListConfig) else [metric]
+    if metric is not None and (not names or not all(isinstance(m, str) and m for m in names)):
+        raise ConfigError(f"optimized_metric must be a metric name such as 'extrap/mse', or a list of them "
+                          f"(the objectives of a multi-objective search), got {metric!r}")
 
 
 def instantiate_group(group: DictConfig | None, what: str, overrides: dict[str, dict] | None = None) -> list:
@@ -103,10 +119,47 @@ def instantiate_group(group: DictConfig | None, what: str, overrides: dict[str, 
             for key, node in group_entries(group).items()]
 
 
+def trainer_plugins(cfg: DictConfig) -> list:
+    """The user's ``trainer.plugins``, plus what every run needs: on a Vertex AI job each node's rank
+    from ``CLUSTER_SPEC``, and checkpoints written atomically (unless the user brings a CheckpointIO)."""
+    from lightning_fabric.plugins import CheckpointIO
+
+    user = cfg.trainer.get("plugins")
+    user = _instantiate(user, "trainer.plugins") if user is not None else []
+    plugins = list(user) if isinstance(user, (list, tuple)) else [user]
+    plugins += cluster_env.trainer_plugins(cfg)
+    if not any(isinstance(p, CheckpointIO) for p in plugins):
+        plugins.append(checkpoints.AtomicCheckpointIO())
+    return plugins
+
+
+def optimized_metrics(cfg: DictConfig) -> list[str]:
+    """``optimized_metric`` as a list of names (several for a multi-objective search; [] when unset)."""
+    metric = cfg.get("optimized_metric")
+    if isinstance(metric, ListConfig):
+        return [str(m) for m in metric]
+    return [str(metric)] if metric else []
+
+
+def _monitor_first_objective(cfg: DictConfig) -> None:
+    """With several objectives, callbacks that monitor ``${optimized_metric}`` (the best checkpoint)
+    follow the first one: a checkpoint callback takes one metric."""
+    names = optimized_metrics(cfg)
+    if len(names) < 2 or not cfg.get("callbacks"):
+        return
+    raw = OmegaConf.to_container(cfg.callbacks, resolve=False)
+    with open_dict(cfg):
+        for key, node in raw.items():
+            if isinstance(node, dict) and node.get("monitor") == "${optimized_metric}":
+                cfg.callbacks[key].monitor = names[0]
+
+
 def config_hash(cfg: DictConfig) -> str:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.pop("paths", None)
     resolved.pop("cloud", None)  # where a run is launched does not change what it computes
+    for key in ("remote_timeout_s", "memory_reserve_gb"):  # nor how long it waits or when it gives up
+        resolved.pop(key, None)
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -124,15 +177,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train one run described by ``cfg``; return its final metrics (plain floats)."""
     t0 = time.perf_counter()
     validate_config(cfg)
+    storage.set_timeout(cfg.get("remote_timeout_s"))  # bounds every gs:// operation of this run
+    datamodule = _instantiate(cfg.data, "data")
+    datamodule.check_source()  # a missing or malformed data.source is the first error a user reads
     check_hardware(cfg)
+    apply_cpu_threads(cfg)
     apply_matmul_precision(cfg)
     if cfg.get("memory_guard", True):  # refuse, before building anything, a run that cannot fit
         memory.check_fits(cfg)
-    plugins = cluster_env.trainer_plugins(cfg)  # a Vertex AI job: each node's rank from CLUSTER_SPEC
+    plugins = trainer_plugins(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
-    datamodule = _instantiate(cfg.data, "data")
     loss = _instantiate(cfg.loss, "loss")
     if datamodule.regime == "cluster" and loss.needs_full_graph:
         raise ConfigError(
@@ -142,23 +198,31 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             f"or train with data=full."
         )
     model = _instantiate(cfg.model, "model", loss=loss)
+    model.check_data(datamodule)  # e.g. AR(16) needs 34 known zeros: refused now, naming data.num_zeros
+    _monitor_first_objective(cfg)
     callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
+    if cfg.trainer.get("enable_progress_bar") is False:  # Lightning refuses a bar callback then: drop ours
+        from pytorch_lightning.callbacks.progress.progress_bar import ProgressBar
+
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     # file loggers with a gs:// save_dir write locally and are mirrored up (CSVLogger loses rows on gs://)
     logger_overrides, mirror = cloud_runtime.stage_file_loggers(cfg.get("logger"))
     loggers = instantiate_group(cfg.get("logger"), "logger", logger_overrides)
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False,
-                                       **({"plugins": plugins} if plugins else {}))
+                                       plugins=plugins)
     for cb in callbacks:
         if isinstance(cb, cloud_runtime.LastCheckpoint):
             cb.mirror = mirror
 
     ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None:  # an unreadable file is one line naming ckpt_path, before any training
+        checkpoints.check_checkpoint(ckpt_path, "ckpt_path")
     if ckpt_path is None and cfg.get("auto_resume", True) and not trainer.fast_dev_run:
         resume = cloud_runtime.find_resume_checkpoint(callbacks)
         if resume is not None:
             ckpt_path = resume.path
-            kept = cloud_runtime.carry_over_csv(trainer.loggers, resume.epoch)
-            print(f"[zeta_rmt] resuming from {resume.path} (epoch {resume.epoch} done, step {resume.global_step}); "
+            kept = cloud_runtime.carry_over_csv(trainer.loggers, resume.epochs_done - 1)
+            print(f"[zeta_rmt] resuming from {resume.path} ({resume.describe()}); "
                   f"{kept} CSV rows kept. auto_resume=false starts fresh.", flush=True)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -167,7 +231,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     try:
         # checkpoints hold tensors and plain data only: resumed with torch.load(weights_only=True)
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        with memory.watchdog(cfg):  # stops the run with one line before the kernel's OOM killer would
+            trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     finally:
         if mirror:  # remote copies of the log files, also without a LastCheckpoint callback
             for lg in trainer.loggers:
@@ -181,7 +246,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         final.update(model.extrapolation_metrics())
     wall = time.perf_counter() - t0
     history = next((c for c in callbacks if isinstance(c, MetricsHistory)), None)
-    metric_name = cfg.get("optimized_metric")
+    metric_names = optimized_metrics(cfg)
+    metric_name = metric_names[0] if metric_names else None  # the "best" epoch: by the first objective
     best = history.best(metric_name) if (history and metric_name) else None
     result = {
         "status": "completed",
@@ -191,7 +257,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "config_hash": config_hash(cfg),
         "wall_time_s": wall,
         "epochs": int(trainer.current_epoch),
-        "optimized_metric": metric_name,
+        "optimized_metric": metric_names if len(metric_names) > 1 else metric_name,
         "final": final,
         "best": best,
         "data": datamodule.describe(),
@@ -206,7 +272,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-USER_ERRORS = (ConfigError, HardwareError, ValueError)
+USER_ERRORS = (ConfigError, HardwareError, ValueError, DiskFullError, memory.MemoryExhausted)
 
 
 def _in_multirun() -> bool:
@@ -216,7 +282,12 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _record_failure(cfg: DictConfig, exc: BaseException, wall: float) -> None:
+def _preemption_checkpoint(cfg: DictConfig) -> str | None:
+    """The checkpoint the SIGTERM handler of this process saved, if any."""
+    return preemption.last_saved_path()
+
+
+def _record_failure(cfg: DictConfig, exc: BaseException, wall: float, status: str = "failed") -> None:
     """Write ``metrics.json`` with ``status: "failed"`` and the error into the run directory."""
     try:
         out_dir = cfg.get("paths", {}).get("output_dir")
@@ -230,16 +301,24 @@ def _record_failure(cfg: DictConfig, exc: BaseException, wall: float) -> None:
         chash = None
     try:
         rec = records.failure_record(cfg, exc, wall, config_hash=chash)
+        rec["status"] = status
         storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(rec))
     except Exception as write_exc:  # noqa: BLE001 - never hide the run's own error
         print(f"zeta_rmt.train: could not record the failure in {out_dir}: {write_exc}", file=sys.stderr)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float] | None:
     t0 = time.perf_counter()
     try:
         result = train(cfg)
+    except SIGTERMException as exc:  # preempted or cancelled: last.ckpt is saved, a restart resumes from it
+        _record_failure(cfg, exc, time.perf_counter() - t0, status="preempted")
+        saved = _preemption_checkpoint(cfg)
+        print(f"zeta_rmt.train: SIGTERM: stopped"
+              + (f"; {saved} was saved: rerun the same command (same output dir) to resume from it" if saved
+                 else "; no checkpoint was saved") + f" (exit status {preemption.EXIT_CODE})", file=sys.stderr, flush=True)
+        raise SystemExit(preemption.EXIT_CODE) from None
     except Exception as exc:
         _record_failure(cfg, exc, time.perf_counter() - t0)
         if _in_multirun():
@@ -257,6 +336,9 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(2) from None
     hpt.report_metric(cfg, result)  # a Vertex AI Vizier trial reads it (hparams_search=vizier)
     name = cfg.get("optimized_metric")
+    if isinstance(name, ListConfig):  # several objectives (a multi-objective Optuna search): one value each
+        values = [result["final"].get(str(n)) for n in name]
+        return None if any(v is None or not math.isfinite(v) for v in values) else [float(v) for v in values]
     if name:
         value = result["final"].get(name)
         return None if value is None or not math.isfinite(value) else float(value)

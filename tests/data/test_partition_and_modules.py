@@ -75,7 +75,7 @@ def test_full_graph_module_batch():
     g = adelic_graph(500, [2, 3])
     # the default batch carries the banded Â; data.graph=edges carries the edge list itself
     x = torch.randn(500, 3, dtype=torch.float64)
-    a = torch.sparse_coo_tensor(g.edge_index, g.edge_weight.double(), (500, 500))
+    a = torch.sparse_coo_tensor(g.edge_index, g.edge_weight.double(), (500, 500), check_invariants=True)
     torch.testing.assert_close(batch.adj @ x, a @ x, rtol=1e-6, atol=1e-7)
     edges = FullGraphDataModule(num_zeros=500, primes=[2, 3], extrapolation_window=10, graph="edges")
     edges.setup()

@@ -112,6 +112,8 @@ class Baseline(abc.ABC):
 
     name = "baseline"
     mode = "none"
+    #: known zeros ``fit`` needs at least (checked against ``data.num_zeros`` before training)
+    min_history = 1
 
     def fit(self, history) -> "Baseline":
         return self

@@ -59,9 +59,9 @@ class ZeroRangeReader:
     * ``.npy`` files and text files: the source's own range read (memory-mapped when local).
     """
 
-    def __init__(self, source: str, chunk: int = 1 << 17, cache_chunks: int = 4):
+    def __init__(self, source: str, chunk: int = 1 << 17, cache_chunks: int = 4, *, allow_low_precision: bool = False):
         self.source_name = source
-        self.src = open_source(source)
+        self.src = open_source(source, allow_low_precision=allow_low_precision)
         self.first = self.src.first
         self.last = self.src.last
         self.chunk = int(chunk)
@@ -399,20 +399,19 @@ class StreamClusterDataModule(ClusterDataModule):
     def reader(self) -> ZeroRangeReader:
         if self._reader is None:
             try:
-                self._reader = ZeroRangeReader(self.source)
+                self._reader = ZeroRangeReader(self.source, allow_low_precision=self.allow_low_precision)
             except ZeroDataError as exc:
-                raise DataConfigError(f"data.source={self.source!r}: {exc}") from exc
+                raise DataConfigError(f"data.source={self.source!r}: {exc}") from None
         return self._reader
+
+    def _open_source(self):
+        return self.reader.src
 
     def load(self) -> None:
         """Check that the source holds zeros 1..N+K and read the far window (K + 1 zeros); loads nothing else."""
         if self._checked:
             return None
-        need = self.num_zeros + self.window
-        if not self.reader.holds(1, need):
-            raise DataConfigError(
-                f"data.num_zeros={self.num_zeros} plus data.extrapolation_window={self.window} needs {need} zeros "
-                f"from data.source={self.source!r}, which holds zeros {self.reader.first}..{self.reader.last}")
+        self.check_source()
         if self.far_window_start is not None:
             f = self.far_window_start
             if self.reader.holds(f - 1, f + self.window - 1):

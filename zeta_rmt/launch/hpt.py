@@ -127,6 +127,11 @@ def report_metric(cfg: DictConfig, result: dict) -> Path | None:
     from zeta_rmt.launch.spec import metric_id
 
     name = cfg.get("optimized_metric")
+    if not isinstance(name, str):  # several objectives: Vizier here tunes one metric
+        from zeta_rmt.utils.errors import ConfigError
+
+        raise ConfigError(f"hparams_search=vizier optimises one metric; optimized_metric={list(name)!r} lists several "
+                          f"(use hparams_search=optuna for a multi-objective search)")
     hs = cfg.get("hparams_search") if isinstance(cfg.get("hparams_search"), DictConfig) else DictConfig({})
     tag = metric_id(hs, name)
     final = (result.get("final") or {}).get(name)

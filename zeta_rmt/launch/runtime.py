@@ -50,6 +50,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from zeta_rmt.launch import storage
+from zeta_rmt.launch.checkpoints import CheckpointInfo, UnreadableCheckpoint, read_meta
 from zeta_rmt.utils.config import group_entries
 from zeta_rmt.utils.errors import ConfigError
 
@@ -103,16 +104,16 @@ class RemoteMirror:
         n = 0
         for local, remote in self.pairs:
             fs, root = storage.get_fs(remote)
-            if not fs.exists(root):
+            if not storage.call(fs, "exists", root, url=remote):
                 continue
             root = root.rstrip("/")
-            for path in fs.find(root):
+            for path in storage.call(fs, "find", root, url=remote):
                 rel = path[len(root):].lstrip("/")
                 if not rel:
                     continue
                 dest = Path(local) / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(fs.cat_file(path))
+                dest.write_bytes(storage.call(fs, "cat_file", path, url=storage.join(remote, rel)))
                 st = dest.stat()
                 self._sent[str(dest)] = (st.st_size, st.st_mtime_ns)
                 n += 1
@@ -126,7 +127,11 @@ class RemoteMirror:
             base = Path(local)
             if not base.exists():
                 continue
-            fs, root = storage.get_fs(remote)
+            try:
+                fs, root = storage.get_fs(remote)
+            except storage.StorageError as exc:  # the endpoint is down: nothing to try for this folder
+                _log(f"warning: not copying {local} to {remote}: {exc}; will retry at the next sync")
+                continue
             for path in sorted(p for p in base.rglob("*") if p.is_file()):
                 st = path.stat()
                 sig = (st.st_size, st.st_mtime_ns)
@@ -134,7 +139,12 @@ class RemoteMirror:
                     continue
                 rel = path.relative_to(base).as_posix()
                 try:
-                    fs.pipe_file(storage.join(root, rel), path.read_bytes())
+                    # one bounded upload (cancelled at the time limit: no late overwrite)
+                    storage.call(fs, "pipe_file", storage.join(root, rel), path.read_bytes(),
+                                 url=storage.join(remote, rel))
+                except storage.StorageError as exc:  # unreachable / not answering: skip the rest too
+                    _log(f"warning: copying {path} failed: {exc}; will retry at the next sync")
+                    break
                 except Exception as exc:  # noqa: BLE001 - e.g. a transient GCS error
                     _log(f"warning: copying {path} to {storage.join(remote, rel)} failed "
                          f"({type(exc).__name__}: {exc}); will retry at the next sync")
@@ -236,14 +246,31 @@ class LastCheckpoint(pl.callbacks.Checkpoint):
             return
         epoch = int(trainer.current_epoch)
         final = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
-        due = (epoch + 1) % self.every_n_epochs == 0 and time.monotonic() - self._last_save >= self.min_interval_s
+        # min_interval_s spares object stores (GCS: about one write per second to one object); a local
+        # last.ckpt is rewritten every every_n_epochs epochs, so a kill -9 loses at most that many
+        throttled = storage.is_remote(self.dirpath) and time.monotonic() - self._last_save < self.min_interval_s
+        due = (epoch + 1) % self.every_n_epochs == 0 and not throttled
         if not (final or due):
             return
-        self.flush_logs(trainer)  # logs first: after a kill they are never behind the checkpoint ...
-        trainer.save_checkpoint(self.path, weights_only=False)
-        self._last_save = time.monotonic()
+        self.save(trainer)
         self.saved_epochs.append(epoch)
         self._sync_pending = True
+
+    def save(self, trainer, reason: str = "epoch", sync_logs: bool = True) -> None:
+        """Write ``last.ckpt`` now, after flushing the loggers (and, with ``sync_logs``, copying remote log
+        files up) so that logs never lag behind it."""
+        if sync_logs:
+            self.flush_logs(trainer)  # logs first: after a kill they are never behind the checkpoint ...
+        else:
+            mirror, self.mirror = self.mirror, None
+            try:
+                self.flush_logs(trainer)
+            finally:
+                self.mirror = mirror
+        trainer.save_checkpoint(self.path, weights_only=False)
+        self._last_save = time.monotonic()
+        if reason != "epoch":
+            _log(f"{reason}: saved {self.path} at epoch {trainer.current_epoch}, step {trainer.global_step}")
 
     def on_train_epoch_start(self, trainer, pl_module):
         # ... except for the epoch's own train metrics, which Lightning logs after every
@@ -264,45 +291,39 @@ class LastCheckpoint(pl.callbacks.Checkpoint):
 
 
 # ----------------------------------------------------------------------------- resumption
-@dataclass
-class ResumeInfo:
-    path: str
-    epoch: int       # last completed epoch (0-based) stored in the checkpoint
-    global_step: int
-
-
-def _read_checkpoint_meta(url: str) -> tuple[int, int]:
-    import torch
-
-    ckpt = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
-    return int(ckpt["epoch"]), int(ckpt["global_step"])
+#: what :func:`find_resume_checkpoint` returns (path, epoch, global_step, epochs_done)
+ResumeInfo = CheckpointInfo
 
 
 def find_resume_checkpoint(callbacks: Iterable) -> ResumeInfo | None:
-    """The checkpoint a restarted run continues from, or None (no :class:`LastCheckpoint`
-    callback, or nothing saved yet)."""
+    """The checkpoint a restarted run continues from: the newest readable ``*.ckpt`` in the
+    :class:`LastCheckpoint` folder (most epochs done; on a tie ``last.ckpt``, then most steps), or None
+    (no such callback, or nothing saved yet). Unreadable files are skipped with a warning; an
+    unreachable store is an error (not a reason to start fresh)."""
     cb = next((c for c in callbacks if isinstance(c, LastCheckpoint)), None)
     if cb is None:
         return None
     fs, root = storage.get_fs(cb.dirpath)
-    if not fs.exists(root):
+    if not storage.call(fs, "exists", root, url=cb.dirpath):
         return None
     last = cb.path
-    candidates = [last] if storage.exists(last) else []
-    others = [p for p in fs.glob(storage.join(root, "*.ckpt")) if not p.rstrip("/").endswith("/" + cb.filename)]
+    candidates = [last] if storage.call(fs, "exists", storage.join(root, cb.filename), url=last) else []
+    pattern = storage.join(root, "*.ckpt")
+    others = [p for p in storage.call(fs, "glob", pattern, url=storage.join(cb.dirpath, "*.ckpt"))
+              if not p.rstrip("/").endswith("/" + cb.filename)]
     proto = cb.dirpath.split("://", 1)[0] + "://" if storage.is_remote(cb.dirpath) else ""
-    others = [proto + p if proto and "://" not in p else p for p in others]
+    others = [proto + p if proto and "://" not in p else p for p in sorted(others)]
     found: list[ResumeInfo] = []
     for url in candidates + others:
         try:
-            epoch, step = _read_checkpoint_meta(url)
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: try the next one
-            _log(f"warning: cannot read checkpoint {url} ({type(exc).__name__}: {exc}); not resuming from it")
-            continue
-        found.append(ResumeInfo(url, epoch, step))
-        if url == last:
-            return found[-1]
-    return max(found, key=lambda r: (r.epoch, r.global_step)) if found else None
+            found.append(read_meta(url))
+        except UnreadableCheckpoint as exc:  # a truncated or foreign file: try the next one
+            _log(f"warning: cannot read checkpoint {exc}; not resuming from it")
+    if not found:
+        return None
+    # most complete epochs first; on a tie last.ckpt (written at an epoch's end, after its logs) beats a
+    # top-k file written at that epoch's validation: resuming there would skip the epoch's train logs
+    return max(found, key=lambda r: (r.epochs_done, r.path == last, r.global_step))
 
 
 def _num(key: str, value: str):
@@ -323,10 +344,10 @@ def carry_over_csv(loggers: Iterable, last_epoch: int) -> int:
             continue
         path = os.path.join(lg.log_dir, "metrics.csv")
         fs, p = storage.get_fs(path)
-        if not fs.isfile(p):
+        if not storage.call(fs, "isfile", p, url=path):
             continue
-        with fs.open(p, "r", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        text = storage.call(fs, "cat_file", p, url=path).decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         keep = []
         for row in rows:
             r = {k: _num(k, v) for k, v in row.items() if k is not None and v not in ("", None)}

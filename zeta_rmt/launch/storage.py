@@ -1,25 +1,31 @@
 """Run outputs on local paths or fsspec URLs (``gs://`` through gcsfs, ``memory://`` in tests).
 
 gcsfs is the optional ``gcp`` extra and is imported only when a ``gs://`` URL is used; a
-missing gcsfs is a clear :class:`StorageError`. With ``STORAGE_EMULATOR_HOST`` set (a local
-GCS emulator) gcsfs's experimental zonal/HNS code path, which makes a TLS gRPC call the
-plain-HTTP emulator cannot answer (~60 s per bucket operation), is switched off before gcsfs
-is imported, and the client uses anonymous credentials.
+missing gcsfs is a clear :class:`StorageError`. Remote calls go through
+:mod:`zeta_rmt.utils.remote`: each has a bounded total time (``ZETA_RMT_REMOTE_TIMEOUT`` or
+the ``remote_timeout_s`` config key, default 120 s), a dead endpoint fails fast, and every
+failure is one :class:`StorageError` naming the URL and what to check. With
+``STORAGE_EMULATOR_HOST`` set (a local GCS emulator) the client uses anonymous credentials and
+gcsfs's experimental zonal/HNS path (a TLS gRPC call the plain-HTTP emulator cannot answer,
+~60 s per bucket operation) is off, also for Lightning's own fsspec calls.
 """
 from __future__ import annotations
 
-import os
-
+from zeta_rmt.utils import remote
 from zeta_rmt.utils.errors import ConfigError
-from zeta_rmt.utils.fsio import atomic_write_bytes
+from zeta_rmt.utils.fsio import atomic_write_bytes, is_local_fs
 
-__all__ = ["StorageError", "is_remote", "get_fs", "join", "exists", "read_bytes", "write_bytes", "write_text"]
+__all__ = [
+    "StorageError", "is_remote", "get_fs", "join", "exists", "read_bytes", "write_bytes", "write_text",
+    "call", "set_timeout",
+]
 
-INSTALL_HINT = "pip install 'zeta_rmt[gcp]' (or: pip install gcsfs)"
+INSTALL_HINT = remote.GCS_INSTALL_HINT
+MISSING_GCSFS = f"gs:// outputs need gcsfs, which is not installed: {INSTALL_HINT}"
 
 
 class StorageError(ConfigError):
-    """An output location cannot be used (missing client library, bad URL)."""
+    """An output location cannot be used (missing client library, bad URL, unreachable)."""
 
 
 def is_remote(path) -> bool:
@@ -28,37 +34,28 @@ def is_remote(path) -> bool:
     return "://" in s and not s.startswith("file://")
 
 
-def _prepare_gcs(opts: dict) -> None:
-    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
-    if emulator:
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-        opts.setdefault("token", "anon")
-        opts.setdefault("endpoint_url", emulator if "://" in emulator else f"http://{emulator}")
+def set_timeout(seconds) -> None:
+    """The ``remote_timeout_s`` config key: seconds one remote operation may take (None: default)."""
     try:
-        import gcsfs  # noqa: F401
-    except ImportError as exc:
-        raise StorageError(f"gs:// outputs need gcsfs, which is not installed: {INSTALL_HINT}") from exc
+        remote.set_timeout(seconds)
+    except ConfigError as exc:
+        raise StorageError(str(exc)) from None
 
 
 def prepare_protocol(url) -> None:
-    """Make ``url``'s protocol usable by any later fsspec call (Lightning's included)."""
-    s = str(url)
-    if s.startswith(("gs://", "gcs://")):
-        _prepare_gcs({})
+    """Make ``url``'s protocol usable (and bounded) by any later fsspec call, Lightning's included."""
+    if remote.is_gcs(url):
+        remote.configure_gcs(StorageError, MISSING_GCSFS)
 
 
 def get_fs(url, storage_options: dict | None = None):
     """``(filesystem, path inside it)`` for a local path or an fsspec URL."""
-    import fsspec
+    return remote.get_fs(str(url), storage_options, StorageError, MISSING_GCSFS)
 
-    s = str(url)
-    opts = dict(storage_options or {})
-    if s.startswith(("gs://", "gcs://")):
-        _prepare_gcs(opts)
-    try:
-        return fsspec.core.url_to_fs(s, **opts)
-    except (ImportError, ValueError) as exc:
-        raise StorageError(f"{s}: fsspec cannot open this location ({exc})") from exc
+
+def call(fs, method: str, path: str, *args, url: str | None = None, **kwargs):
+    """``fs.<method>(path, ...)`` within the time limit; failures are a :class:`StorageError`."""
+    return remote.call(fs, method, path, *args, url=url or remote.url_of(fs, path), error=StorageError, **kwargs)
 
 
 def join(root, *names: str) -> str:
@@ -70,19 +67,25 @@ def join(root, *names: str) -> str:
 
 def exists(url) -> bool:
     fs, p = get_fs(url)
-    return fs.exists(p)
+    return bool(call(fs, "exists", p, url=str(url)))
 
 
 def read_bytes(url) -> bytes:
     fs, p = get_fs(url)
-    with fs.open(p, "rb") as fh:
-        return fh.read()
+    if is_local_fs(fs):
+        with fs.open(p, "rb") as fh:
+            return fh.read()
+    return call(fs, "cat_file", p, url=str(url))
 
 
 def write_bytes(url, data: bytes) -> None:
-    """Write so that readers never see a partial file (see :func:`atomic_write_bytes`)."""
+    """Write so that readers never see a partial file (see :func:`atomic_write_bytes`): locally a
+    temporary file and a rename, remotely one upload (cancelled at the time limit)."""
     fs, p = get_fs(url)
-    atomic_write_bytes(fs, p, data)
+    if is_local_fs(fs):
+        atomic_write_bytes(fs, p, data)
+    else:
+        call(fs, "pipe_file", p, data, url=str(url))
 
 
 def write_text(url, text: str) -> None:

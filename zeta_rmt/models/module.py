@@ -106,6 +106,19 @@ class ZetaGNNModule(pl.LightningModule):
         self.last_extrapolation: dict[str, float] = {}
         self._reset_caches()
 
+    def check_data(self, datamodule) -> None:
+        """Refuse, before training, a data module too small for what this model scores: each baseline
+        is fitted on the known zeros 1..N (at most ``BASELINE_HISTORY`` of them)."""
+        known = min(int(datamodule.num_zeros), BASELINE_HISTORY)
+        for label, model in self.baseline_models.items():
+            need = int(getattr(model, "min_history", 1))
+            if known < need:
+                raise ValueError(
+                    f"data.num_zeros={datamodule.num_zeros} is too small for the baseline {label} ({model!r}), which "
+                    f"is fitted on zeros 1..N and needs at least {need}: raise data.num_zeros to {need} or more, or "
+                    f"drop it from model.baselines"
+                )
+
     def _reset_caches(self) -> None:
         self._windows: dict[str, tuple] = {}
         self._fixed: dict[str, dict[str, float]] = {}
@@ -130,12 +143,6 @@ class ZetaGNNModule(pl.LightningModule):
                 f"data.features={dm.features} gives {width} input column(s) but the network takes "
                 f"{first.in_features} (model.net.in_channels={first.in_features}): set model.net.in_channels={width}"
             )
-
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        # PyG batches move themselves; Lightning's generic collection walk is ~10x slower here.
-        if hasattr(batch, "to") and (hasattr(batch, "edge_index") or hasattr(batch, "adj")):
-            return batch.to(device, non_blocking=True)
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def loss_inputs(self, batch, mask_name: str, dm=None) -> LossInputs:
         """What the loss components see for the nodes ``batch[mask_name]`` of one batch.

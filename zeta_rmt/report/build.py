@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeta_rmt.report import plots
+from zeta_rmt.report import pareto, plots
 from zeta_rmt.report.collect import (
     ReportInputError,
     Run,
@@ -211,6 +211,8 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
     keep("sensitivity", plots.sensitivity_plot(runs, varying, metric, out / "sensitivity.png", ok_arms))
     keep("curves", plots.curves_plot(runs, arms, metric, out / "curves.png"))
     keep("optuna", plots.optuna_plot(runs, metric, out / "optuna.png"))
+    fronts = pareto.pareto_fronts(paths, runs, study)  # multi-objective Optuna searches
+    pareto_section, pareto_figs = pareto.pareto_blocks(fronts, out)
 
     # -- leaderboard --------------------------------------------------------------------------
     def sort_key(r: Run):
@@ -279,6 +281,7 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
                            f"[{fmt(p['welch']['ci_low'], 4)}, {fmt(p['welch']['ci_high'], 4)}]",
                            fmt(p["welch"]["p_value"], 4), fmt(p["bootstrap"]["p_value"], 4)] for p in pairwise]),
                    Para("Unadjusted p-values; only the verdict's contrast is the pre-planned test.")]
+    blocks += pareto_section
     blocks.append(Heading(2, "Plots"))
     captions = {
         "arms": f"{metric} and skill per arm: every run, mean and 95 % CI",
@@ -310,6 +313,7 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
     if common:
         blocks.append(Details("configuration shared by every run",
                               [Pre("\n".join(f"{k}: {v}" for k, v in common.items()))]))
+    figs.update(pareto_figs)
     md = to_markdown(blocks, out)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(to_html(blocks, title))
@@ -317,7 +321,7 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
         "sources": paths, "metric": metric, "alpha": alpha, "min_effect": min_effect,
         "verdict": verdict.as_dict() if verdict else None, "arms": per_arm, "pairwise": pairwise,
         "caveats": caveats, "spacings": spacing_info, "plots": {k: str(v) for k, v in figs.items()}, "runs": run_json,
-        "completed": n_ok,
+        "completed": n_ok, "pareto": fronts,
     }
     (out / "report.json").write_text(json.dumps(data, indent=2, default=str))
     return Report(out, out / "report.md", out / "report.html", out / "report.json",

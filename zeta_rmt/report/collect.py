@@ -193,7 +193,7 @@ def load_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
     run.num_zeros = rec.get("num_zeros")
     run.epochs = rec.get("epochs")
     run.wall_time_s = _num(rec.get("wall_time_s"))
-    run.optimized_metric = rec.get("optimized_metric")
+    run.optimized_metric = _first_metric(rec.get("optimized_metric"))
     run.config_hash = rec.get("config_hash")
     run.final = {}
     for k, v in (rec.get("final") or {}).items():
@@ -324,14 +324,32 @@ def load_study_runs(src: str, study_name: str | None = None) -> list[Run]:
     runs = []
     for name in names:
         study = optuna.load_study(study_name=name, storage=url)
-        metric = study.user_attrs.get("optimized_metric") or (study.metric_names or [None])[0]
+        metric = study.user_attrs.get("optimized_metric") or study.metric_names
         for t in study.get_trials(deepcopy=False):
             runs.append(_trial_run(study, t, metric, len(names) > 1))
     return runs
 
 
-def _trial_run(study, t, metric: str | None, qualify: bool) -> Run:
+def _first_metric(metric: Any) -> str | None:
+    """The report's metric of a run whose ``optimized_metric`` may be a list (multi-objective)."""
+    if isinstance(metric, (list, tuple)):
+        return str(metric[0]) if metric else None
+    return metric
+
+
+def _metric_list(metric: Any, n: int) -> list[str]:
+    names = [str(m) for m in metric] if isinstance(metric, (list, tuple)) else ([str(metric)] if metric else [])
+    if n == 1:
+        return names[:1]
+    return names if len(names) == n else [f"objective_{i}" for i in range(n)]
+
+
+def _trial_run(study, t, metric: Any, qualify: bool) -> Run:
     from optuna.trial import TrialState
+
+    names = _metric_list(metric, len(study.directions))
+    metric = _first_metric(metric)
+    values = list(t.values) if t.values is not None else None
 
     run_id = (f"{study.study_name}/" if qualify else "") + f"trial {t.number}"
     out = t.user_attrs.get("output_dir")
@@ -343,8 +361,8 @@ def _trial_run(study, t, metric: str | None, qualify: bool) -> Run:
         run = Run(run_id=run_id, source=out or f"{study.study_name}#{t.number}",
                   status=state.get(t.state, "failed"), optimized_metric=metric,
                   config={k: v for k, v in t.params.items()}, overrides=list(t.user_attrs.get("overrides", [])))
-        if t.value is not None and metric:
-            run.final[metric] = float(t.value)
+        for name, v in zip(names, values or []):
+            run.final[name] = float(v)
         if t.datetime_start and t.datetime_complete:
             run.wall_time_s = (t.datetime_complete - t.datetime_start).total_seconds()
     if t.state.name == "FAIL" and run.status == "completed":
@@ -352,7 +370,9 @@ def _trial_run(study, t, metric: str | None, qualify: bool) -> Run:
     if t.state.name == "FAIL" and not run.error:
         run.error = t.user_attrs.get("failure") or "trial failed"
     run.extra.update(trial=t.number, study=study.study_name, trial_state=t.state.name,
-                     trial_value=t.value, params=dict(t.params))
+                     trial_value=values[0] if values else None, params=dict(t.params))
+    if len(names) > 1:
+        run.extra.update(objectives=names, trial_values=values)
     return run
 
 

@@ -281,3 +281,39 @@ def optuna_plot(runs: list[Run], metric: str, path: Path) -> Path | None:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def pareto_plot(front: dict, path: Path) -> Path | None:
+    """The first two objectives of a multi-objective search: every completed trial as a grey dot,
+    the Pareto front as red dots, each labelled with its trial (a scatter; no connecting line)."""
+    pts = [p for p in front.get("points", []) if len(p["values"]) >= 2
+           and all(v is not None and math.isfinite(v) for v in p["values"][:2])]
+    if not pts:
+        return None
+    mx, my = front["metrics"][:2]
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    rest = [p for p in pts if not p["front"]]
+    best = [p for p in pts if p["front"]]
+    if rest:
+        ax.scatter([p["values"][0] for p in rest], [p["values"][1] for p in rest], s=18, color="grey",
+                   alpha=0.7, label="trial")
+    if best:
+        ax.scatter([p["values"][0] for p in best], [p["values"][1] for p in best], s=46, color="red",
+                   edgecolor="black", linewidth=0.5, zorder=3, label="Pareto front")
+        labels: dict = {}
+        for p in best:  # trials at the same point share one label
+            labels.setdefault((p["values"][0], p["values"][1]), []).append(str(p["run_id"]))
+        for xy, ids in labels.items():
+            ax.annotate(", ".join(ids), xy, fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for axis, vals in (("x", [p["values"][0] for p in pts]), ("y", [p["values"][1] for p in pts])):
+        if _positive_wide(vals):
+            (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        else:
+            ax.ticklabel_format(axis=axis, style="plain", useOffset=False)
+    ax.set_xlabel(mx)
+    ax.set_ylabel(my)
+    ax.set_title(f"Pareto front: {len(best)} of {len(pts)} trials" + (f" ({front['name']})" if front.get("name") else ""),
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

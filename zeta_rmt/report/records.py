@@ -56,12 +56,19 @@ def failure_record(cfg, exc: BaseException, wall_time_s: float, config_hash: str
         "config_hash": config_hash,
         "wall_time_s": float(wall_time_s),
         "epochs": None,
-        "optimized_metric": _get(cfg, "optimized_metric"),
+        "optimized_metric": _plain(_get(cfg, "optimized_metric")),
         "final": {},
         "best": None,
         "data": {},
         "error": {"type": type(exc).__name__, "message": str(exc), "traceback": tb[-4000:]},
     }
+
+
+def _plain(value):
+    """A config value as plain JSON data (a list of objectives stays a list)."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
 def dumps(obj) -> str:

@@ -163,3 +163,96 @@ def check_fits(cfg: Mapping[str, Any], available: float | None = None) -> Memory
         f"ways out: {'; '.join(ways)}; or memory_guard=false to try anyway"
     )
 
+
+
+# -- the watchdog: where the estimate cannot predict ---------------------------------------------
+class MemoryExhausted(RuntimeError):
+    """Raised in the main thread when the machine is about to run out of memory (see :class:`Watchdog`)."""
+
+
+class Watchdog:
+    """Stop the run with one clear line before the kernel's out-of-memory killer does.
+
+    A thread reads the memory still available (``MemAvailable``, capped by a cgroup limit: the same
+    reading as the guard) every ``interval_s``. When it falls below ``reserve_bytes`` it raises
+    :class:`MemoryExhausted` in the main thread (through a signal, so it lands between two Python
+    operations, also inside a long step); checkpoints written so far stay valid. If the main thread
+    does not stop within ``hard_exit_s`` (stuck in one huge allocation) the process exits with status 2
+    after printing the same line: an exit with a reason instead of a SIGKILL without one.
+    """
+
+    SIGNAL = "SIGUSR2"
+
+    def __init__(self, reserve_bytes: float, context: str = "", interval_s: float = 0.2, hard_exit_s: float = 10.0,
+                 read=available_bytes):
+        self.reserve = float(reserve_bytes)
+        self.context = context
+        self.interval_s = float(interval_s)
+        self.hard_exit_s = float(hard_exit_s)
+        self.read = read
+        self.message: str | None = None
+        self._stop = None
+        self._thread = None
+        self._previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if self.reserve <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, self.SIGNAL):
+            return self  # (signals reach only the main thread) nothing to guard with
+        sig = getattr(signal, self.SIGNAL)
+        self._previous = signal.signal(sig, self._raise)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="zeta-rmt-memory-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(2.0)
+            signal.signal(getattr(signal, self.SIGNAL), self._previous or signal.SIG_DFL)
+            self._thread = None
+        return False
+
+    def _raise(self, signum, frame):
+        raise MemoryExhausted(self.message or "memory nearly exhausted")
+
+    def _watch(self):
+        import signal
+        import sys
+        import time
+
+        while not self._stop.wait(self.interval_s):
+            avail = self.read()
+            if avail >= self.reserve:
+                continue
+            self.message = (
+                f"memory nearly exhausted: {max(avail, 0) / 1e9:.2f} GB left (the watchdog stops runs below "
+                f"{self.reserve / 1e9:.2f} GB, memory_reserve_gb){': ' + self.context if self.context else ''}; "
+                f"stopped before the kernel kills the process. Ways out: data=cluster data.backend=stream, a "
+                f"smaller data.num_zeros, or more memory"
+            )
+            os.kill(os.getpid(), getattr(signal, self.SIGNAL))
+            if self._stop.wait(self.hard_exit_s):
+                return
+            if self.read() < self.reserve:  # the main thread did not get to it: exit with the reason
+                print(f"zeta_rmt.train: error: {self.message}", file=sys.stderr, flush=True)
+                os._exit(2)
+            return
+
+
+def watchdog(cfg: Mapping[str, Any]) -> Watchdog:
+    """The watchdog of a training config: ``memory_reserve_gb`` (default 0.5; 0 or null: off)."""
+    reserve = cfg.get("memory_reserve_gb", 0.5)
+    if reserve is None or reserve == 0:
+        return Watchdog(0.0)  # off
+    if isinstance(reserve, bool) or not isinstance(reserve, (int, float)) or reserve < 0:
+        from zeta_rmt.utils.errors import ConfigError
+
+        raise ConfigError(f"memory_reserve_gb must be a number of GB >= 0 (0 or null: no watchdog), got {reserve!r}")
+    n = cfg.get("data", {}).get("num_zeros")
+    return Watchdog(float(reserve) * 1e9, context=f"N={n}" if n is not None else "")

@@ -5,15 +5,17 @@
     batch    --start 1 --count 100000000 --out gs://b/z --image IMAGE --project P --region R [--dry-run]
     verify   SOURCE [--against odlyzko] [--spot-checks 20] [--no-count-check]
     info     SOURCE
-    export   SOURCE --format txt --out FILE_OR_URL [--start 1 --count N]
+    export   SOURCE --format txt --out FILE_OR_URL [--start 1 --count N] [--no-header]
     finalize DIR_OR_URL
 
 SOURCE is anything ``load_zeros`` accepts: odlyzko, a dataset directory/URL, a .npy, a text file.
-Exit status: 0 success, 1 verification found problems, 2 bad input or data.
+Exit status: 0 success, 1 verification found problems, 2 bad input or data, or an output/input
+location that cannot be used (a one-line message on stderr, no traceback).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -39,6 +41,21 @@ def _console():
     import sys as _sys
 
     return Console(highlight=False, width=None if _sys.stdout.isatty() else 140)
+
+
+@contextlib.contextmanager
+def _export_target(fs, path: str):
+    from zeta_rmt.zeros import storage
+
+    if storage.is_local(fs):
+        from zeta_rmt.utils.fsio import atomic_local_path
+
+        with atomic_local_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                yield fh
+    else:
+        with fs.open(path, "wb") as fh:
+            yield fh
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="file path or URL")
     e.add_argument("--start", type=_int, default=None)
     e.add_argument("--count", type=_int, default=None)
+    e.add_argument("--no-header", action="store_true",
+                   help="no leading '# zeta_rmt zeros start=N count=M' line (only for exports starting at zero 1)")
 
     f = sub.add_parser("finalize", help="write the complete manifest once every shard is done")
     f.add_argument("dataset")
@@ -195,26 +214,34 @@ def _cmd_info(a, con) -> int:
 def _cmd_export(a, con) -> int:
     from zeta_rmt.zeros import storage
     from zeta_rmt.zeros.sources import open_source
-    from zeta_rmt.zeros.textfile import format_text
+    from zeta_rmt.zeros.textfile import format_text, text_header
 
     src = open_source(a.source)
     if src.last is None and a.count is None:
         raise ZeroDataError("exporting from the generator needs --count")
     start = a.start if a.start is not None else src.first
     count = a.count if a.count is not None else src.last - start + 1
+    if a.no_header and start != 1:
+        raise ZeroDataError(
+            f"--no-header would write zeros {start}..{start + count - 1} as if they were 1..{count}; "
+            "keep the header (np.loadtxt skips it) or export from --start 1"
+        )
+    end = start + count - 1
+    if count < 1 or start < src.first or (src.last is not None and end > src.last):
+        raise src._range_error(start, end)  # before the output is touched
     fs, path = storage.get_fs(a.out)
-    if storage.is_local(fs):
-        import os
-
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     step = 1_000_000
-    with fs.open(path, "wb") as fh:
+    # locally a temporary file renamed into place (a failed export leaves no partial file); remotely one
+    # streamed upload, which the object store publishes only when it completes
+    with _export_target(fs, path) as fh:
+        if not a.no_header:
+            fh.write(text_header(start, count))
         pos = 0
         while pos < count:
             c = min(step, count - pos)
             fh.write(format_text(src.load(start + pos, c)))
             pos += c
-    con.print(f"wrote zeros {start}..{start + count - 1} to {a.out} (one per line)")
+    con.print(f"wrote zeros {start}..{start + count - 1} to {a.out} (one per line{'' if a.no_header else ', after a header line with the start index'})")
     return 0
 
 
@@ -239,5 +266,17 @@ def main(argv=None) -> int:
     try:
         return handler(a, con)
     except ZeroDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output (or input) location that cannot be used: one line, no traceback
+        given = getattr(a, "out", None) or getattr(a, "dataset", None) or getattr(a, "source", None)
+        reason = exc.strerror or _one_line(str(exc)) or type(exc).__name__
+        where = str(given)
+        if exc.filename and str(exc.filename) != where:
+            where += f" ({exc.filename})"
+        print(f"error: {a.cmd}: cannot use {where}: {reason}; check the path and its permissions", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).strip()

@@ -4,6 +4,13 @@ The package ships ``sage_wheels/share/odlyzko/zeros.sobj``: a zlib-compressed pi
 (protocol 2) of a plain list of floats, gamma_1 .. gamma_2001052, accurate to about 4e-9.
 It is decoded with an unpickler that refuses every global, so a tampered file cannot run
 code, and cached once as a float64 ``.npy`` (memory-mapped on later loads).
+
+The cache is not trusted blindly: when it is written, a checksum file ``<cache>.sha256.json``
+(sha256, size in bytes, number of zeros) is written after it (atomically, so a crash leaves no
+checksum and the cache is rebuilt). A load checks the size and the sha256 (~15-20 ms for the
+16 MB file), once per process per file state (path, size, mtime, inode); a cache that is
+missing its checksum, does not match it, or cannot be read is rebuilt from ``zeros.sobj``
+(~1 s) with a one-line ``RuntimeWarning`` naming the file.
 """
 from __future__ import annotations
 
@@ -11,7 +18,10 @@ import hashlib
 import importlib.util
 import io
 import os
+import json
 import pickle
+import uuid
+import warnings
 import zlib
 from pathlib import Path
 
@@ -67,16 +77,85 @@ def decode_sobj(raw: bytes, *, origin: str = "zeros.sobj") -> np.ndarray:
     return arr
 
 
+#: caches whose checksum this process has verified: path -> (size, mtime_ns, inode) when verified
+_VERIFIED: dict[str, tuple[int, int, int]] = {}
+
+
+def _checksum_path(cached: Path) -> Path:
+    return cached.with_name(cached.name + ".sha256.json")
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _cache_problem(cached: Path) -> str | None:
+    """None if ``cached`` matches its checksum file, else what is wrong with it (a phrase)."""
+    try:
+        state = _file_state(cached)
+        if _VERIFIED.get(str(cached)) == state:
+            return None
+        try:
+            rec = json.loads(_checksum_path(cached).read_text())
+        except FileNotFoundError:
+            return f"has no checksum file ({_checksum_path(cached).name})"
+        except ValueError:
+            return f"has an unreadable checksum file ({_checksum_path(cached).name})"
+        if not isinstance(rec, dict) or rec.get("count") != ODLYZKO_COUNT:
+            return f"has a checksum file for another table ({_checksum_path(cached).name})"
+        if rec.get("bytes") != state[0]:
+            return f"is {state[0]} bytes, its checksum file says {rec.get('bytes')} (truncated?)"
+        if _sha256_file(cached) != rec.get("sha256"):
+            return "does not match its recorded sha256 (modified or corrupt)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    _VERIFIED[str(cached)] = state
+    return None
+
+
+def _build_cache(src: Path, cached: Path) -> None:
+    arr = decode_sobj(src.read_bytes(), origin=str(src))
+    if arr.size != ODLYZKO_COUNT:
+        raise ZeroDataError(f"{src}: expected {ODLYZKO_COUNT} zeros, found {arr.size}")
+    check_values(arr, str(src), unit="entry")
+    atomic_save_npy(cached, arr)
+    state = _file_state(cached)
+    rec = {"sha256": _sha256_file(cached), "bytes": state[0], "count": int(arr.size), "source": str(src)}
+    side = _checksum_path(cached)
+    tmp = side.with_name(f"{side.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
+    tmp.write_text(json.dumps(rec) + "\n")
+    os.replace(tmp, side)  # after the .npy: a checksum always describes a complete cache
+    _VERIFIED[str(cached)] = state
+
+
 def load_table() -> np.ndarray:
-    """All 2,001,052 zeros as a read-only float64 array (memory-mapped from the cache)."""
+    """All 2,001,052 zeros as a read-only float64 array (memory-mapped from the checksummed cache)."""
     src = table_path()
     raw_stat = src.stat()
     key = hashlib.sha256(f"{src}:{raw_stat.st_size}:{int(raw_stat.st_mtime)}".encode()).hexdigest()[:12]
     cached = cache_dir() / f"odlyzko_{key}.npy"
-    if not cached.exists():
-        arr = decode_sobj(src.read_bytes(), origin=str(src))
-        if arr.size != ODLYZKO_COUNT:
-            raise ZeroDataError(f"{src}: expected {ODLYZKO_COUNT} zeros, found {arr.size}")
-        check_values(arr, str(src), unit="entry")
-        atomic_save_npy(cached, arr)
-    return np.load(cached, mmap_mode="r")
+    problem = None
+    if cached.exists():
+        problem = _cache_problem(cached)
+        if problem is None:
+            try:
+                arr = np.load(cached, mmap_mode="r", allow_pickle=False)
+                if arr.shape == (ODLYZKO_COUNT,) and arr.dtype == np.float64:
+                    return arr
+                problem = f"holds shape {arr.shape} dtype {arr.dtype}"
+            except (OSError, ValueError) as exc:
+                problem = f"cannot be read ({exc})"
+    _VERIFIED.pop(str(cached), None)
+    _build_cache(src, cached)
+    if problem is not None:
+        warnings.warn(f"Odlyzko zero cache {cached} {problem}: rebuilt it from {src}", RuntimeWarning, stacklevel=2)
+    return np.load(cached, mmap_mode="r", allow_pickle=False)

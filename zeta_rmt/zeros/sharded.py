@@ -15,6 +15,15 @@ sha256; sidecars are written after their shard, so a crash leaves at worst an or
 complete — by the local ``generate`` command, by whichever Batch task finishes last, or by
 ``finalize``. Its content is a pure function of the sidecars, so concurrent writers agree.
 Readers verify each shard's sha256 before using it and refuse a mismatch.
+
+Readers also refuse a manifest that does not describe the data exactly (hand edits, a torn
+copy): the shard entries must tile the dataset's range — ordered, no gap, no overlap, the first
+starting at the manifest's ``start`` and the last ending at its ``end``, each ``end`` equal to
+``start + count − 1``; ``file`` must be a bare ``.npy`` name in the dataset directory (no
+``/``, ``..`` or absolute path). A shard's sidecar, where present, must give the same range as
+its manifest entry, the entry's ``first``/``last`` must be the shard's first and last values,
+and zeros must increase across shard borders (checked from ``first``/``last`` and again on the
+values a load joins). Shards must be float64 unless ``allow_low_precision``.
 """
 from __future__ import annotations
 
@@ -28,7 +37,7 @@ import numpy as np
 
 from zeta_rmt.zeros import storage
 from zeta_rmt.zeros.errors import ZeroDataError
-from zeta_rmt.zeros.textfile import check_values
+from zeta_rmt.zeros.textfile import check_float64, check_values, fmt_num
 
 MANIFEST = "manifest.json"
 FORMAT = "zeta_rmt.zeros/sharded"
@@ -80,13 +89,16 @@ def npy_bytes(values: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def decode_npy(data: bytes, origin: str) -> np.ndarray:
+def decode_npy(data: bytes, origin: str, *, allow_low_precision: bool = False) -> np.ndarray:
+    """A shard's values as float64; refuses anything but a 1-D float64 array (any float with
+    ``allow_low_precision``)."""
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise ZeroDataError(f"{origin}: not a valid .npy file ({exc})") from exc
     if arr.ndim != 1 or arr.dtype.kind != "f":
         raise ZeroDataError(f"{origin}: expected a 1-D float array, got shape {arr.shape} dtype {arr.dtype}")
+    check_float64(arr.dtype, origin, arr[-1] if arr.size else None, allow_low_precision=allow_low_precision)
     return arr.astype(np.float64, copy=False)
 
 
@@ -113,12 +125,42 @@ def _plan_manifest(start: int, count: int, shard_size: int, generator_version: s
 
 _ENTRY_KEYS = ("file", "start", "count", "end", "sha256", "bytes", "first", "last", "generator_version", "turing_anchors")
 
+_REPAIR = (
+    "restore manifest.json, or delete it and rerun the `python -m zeta_rmt.zeros generate` command that made the "
+    "dataset (complete shards are verified and kept)"
+)
+
+
+class _Incomplete(ZeroDataError):
+    """Some shards have no sidecar yet (the dataset is being generated)."""
+
+
+def _is_pos_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _bad_file_name(name) -> bool:
+    """A shard ``file`` must be a bare ``*.npy`` name inside the dataset directory."""
+    return (
+        not isinstance(name, str)
+        or not name.endswith(".npy")
+        or name in (".npy", "..npy")
+        or any(c in name for c in "/\\:\0")
+        or name.startswith(".")
+        or os.path.isabs(name)
+    )
+
+
+def _sidecar_name(npy_name: str) -> str:
+    return npy_name[: -len(".npy")] + ".json"
+
 
 class Dataset:
     """A sharded dataset at ``url`` (its directory, or its ``manifest.json``)."""
 
-    def __init__(self, url: str, storage_options: dict | None = None):
+    def __init__(self, url: str, storage_options: dict | None = None, *, allow_low_precision: bool = False):
         url = str(url)
+        self.allow_low_precision = bool(allow_low_precision)
         if url.rstrip("/").endswith("/" + MANIFEST) or url == MANIFEST:
             url = url.rstrip("/")[: -len(MANIFEST)].rstrip("/") or "."
         self.url = url
@@ -130,7 +172,7 @@ class Dataset:
         return storage.join(self.root, name)
 
     def exists(self) -> bool:
-        return self.fs.exists(self.path(MANIFEST))
+        return storage.exists(self.fs, self.path(MANIFEST))
 
     # -- manifest ----------------------------------------------------------------------
     @property
@@ -155,6 +197,16 @@ class Dataset:
                     f"{self.url}/{MANIFEST}: format_version {man['format_version']} is newer than this code "
                     f"understands ({FORMAT_VERSION}); upgrade zeta_rmt"
                 )
+            for key in ("start", "count", "shard_size"):
+                if not _is_pos_int(man.get(key)):
+                    raise ZeroDataError(
+                        f"{self.url}/{MANIFEST}: {key} is {man.get(key)!r}, expected a positive integer; {_REPAIR}"
+                    )
+            if "end" in man and man["end"] != man["start"] + man["count"] - 1:
+                raise ZeroDataError(
+                    f"{self.url}/{MANIFEST}: end {man['end']!r} is not start + count - 1 = "
+                    f"{man['start'] + man['count'] - 1}; {_REPAIR}"
+                )
             self._manifest = man
         return self._manifest
 
@@ -175,40 +227,126 @@ class Dataset:
         return plan_shards(int(m["start"]), int(m["count"]), int(m["shard_size"]))
 
     def read_sidecar(self, spec: ShardSpec) -> dict | None:
-        try:
-            return json.loads(storage.read_bytes(self.fs, self.path(spec.sidecar)))
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            return None  # a torn or foreign sidecar: the shard is treated as not done
+        """The shard's sidecar; None if absent, torn or foreign (the shard is then not done)."""
+        return self._read_sidecar_file(spec.sidecar)
 
     def entries(self) -> list[dict]:
         """Shard entries with checksums: from a complete manifest, else from the sidecars
-        if every shard has one; otherwise a ZeroDataError lists what is missing."""
+        if every shard has one; otherwise a ZeroDataError lists what is missing.
+
+        The entries are checked to tile the dataset's range exactly (see the module docstring)
+        and, where they carry ``first``/``last``, to increase across shard borders."""
         m = self.manifest
         if m.get("complete"):
-            return m["shards"]
-        out, missing = [], []
-        for spec in self.specs():
-            side = self.read_sidecar(spec)
-            if side is None:
-                missing.append(spec)
-            else:
+            out = m.get("shards")
+            if not isinstance(out, list) or not all(isinstance(e, dict) for e in out):
+                raise ZeroDataError(f"{self.url}/{MANIFEST}: complete, but 'shards' is not a list of entries; {_REPAIR}")
+        else:
+            out, missing = [], []
+            for spec in self.specs():
+                side = self.read_sidecar(spec)
+                if side is None:
+                    missing.append(spec)
+                    continue
+                if (side.get("file"), side.get("start"), side.get("count")) != (spec.npy, spec.start, spec.count):
+                    raise ZeroDataError(
+                        f"{self.url}/{spec.sidecar}: says file {side.get('file')!r}, zeros {side.get('start')!r} + "
+                        f"{side.get('count')!r}; the plan in {MANIFEST} says {spec.npy}, zeros {spec.start}..{spec.end}: "
+                        "delete the sidecar and its .npy and rerun the `generate` command to rebuild that shard"
+                    )
                 out.append({k: side[k] for k in _ENTRY_KEYS if k in side})
-        if missing:
-            shown = ", ".join(f"{s.index} ({s.start}..{s.end})" for s in missing[:8])
-            raise ZeroDataError(
-                f"{self.url}: dataset incomplete, {len(missing)} of {len(out) + len(missing)} shards missing "
-                f"[{shown}{', ...' if len(missing) > 8 else ''}]; rerun the same `python -m zeta_rmt.zeros generate` "
-                "command to resume"
-            )
+            if missing:
+                shown = ", ".join(f"{s.index} ({s.start}..{s.end})" for s in missing[:8])
+                raise _Incomplete(
+                    f"{self.url}: dataset incomplete, {len(missing)} of {len(out) + len(missing)} shards missing "
+                    f"[{shown}{', ...' if len(missing) > 8 else ''}]; rerun the same `python -m zeta_rmt.zeros generate` "
+                    "command to resume"
+                )
+        self._check_tiling(out)
         return out
 
+    def _check_tiling(self, entries: list[dict]) -> None:
+        """The entries cover start..end of the manifest exactly once, in order, with bare file names."""
+        where = f"{self.url}/{MANIFEST}"
+        if not entries:
+            raise ZeroDataError(f"{where}: no shard entries; {_REPAIR}")
+        prev = None
+        for i, e in enumerate(entries):
+            name = e.get("file")
+            if _bad_file_name(name):
+                raise ZeroDataError(
+                    f"{where}: shard entry {i} has file {name!r}, not a bare .npy file name inside the dataset "
+                    f"directory (no path separators, '..' or absolute paths); refusing it: {_REPAIR}"
+                )
+            for key in ("start", "count"):
+                if not _is_pos_int(e.get(key)):
+                    raise ZeroDataError(
+                        f"{where}: shard entry {i} ({name}): {key} is {e.get(key)!r}, expected a positive integer; {_REPAIR}"
+                    )
+            s, c = e["start"], e["count"]
+            if "end" in e and e["end"] != s + c - 1:
+                raise ZeroDataError(
+                    f"{where}: shard entry {i} ({name}): end {e['end']!r} is not start + count - 1 = {s + c - 1}; {_REPAIR}"
+                )
+            if not isinstance(e.get("sha256"), str):
+                raise ZeroDataError(f"{where}: shard entry {i} ({name}) has no sha256; {_REPAIR}")
+            if prev is None:
+                if s != self.start:
+                    raise ZeroDataError(
+                        f"{where}: first shard {name} starts at zero {s}, but the dataset starts at {self.start}; {_REPAIR}"
+                    )
+            else:
+                ps, pe = prev["start"], prev["start"] + prev["count"] - 1
+                if s > pe + 1:
+                    raise ZeroDataError(f"{where}: zeros {pe + 1}..{s - 1} are in no shard (gap before {name}); {_REPAIR}")
+                if s <= pe:
+                    raise ZeroDataError(
+                        f"{where}: {name} starts at zero {s}, inside the previous shard {prev['file']} ({ps}..{pe}) "
+                        f"(overlap or out of order); {_REPAIR}"
+                    )
+                if isinstance(prev.get("last"), (int, float)) and isinstance(e.get("first"), (int, float)):
+                    if not e["first"] > prev["last"]:
+                        raise ZeroDataError(
+                            self._border_message(name, e["first"], prev["file"], prev["last"], "(by the entries' first/last)")
+                        )
+            prev = e
+        end = prev["start"] + prev["count"] - 1
+        if end != self.end:
+            raise ZeroDataError(
+                f"{where}: last shard {prev['file']} ends at zero {end}, but the dataset ends at {self.end}; {_REPAIR}"
+            )
+
+    def _border_message(self, name, first, prev_name, prev_last, how: str = "") -> str:
+        return (
+            f"{self.url}: shard {name} starts at γ = {fmt_num(first)}, not above the last zero of {prev_name} "
+            f"(γ = {fmt_num(prev_last)}){' ' + how if how else ''}; zeros must increase across shards: the dataset is inconsistent, regenerate "
+            "those shards (delete them and their sidecars, then rerun `generate`)"
+        )
+
     # -- reading -----------------------------------------------------------------------
-    def read_shard(self, entry: dict) -> np.ndarray:
-        """A shard's values after checking its sha256, length and ordering."""
-        p = self.path(entry["file"])
-        origin = f"{self.url}/{entry['file']}"
+    def read_shard(self, entry: dict, *, check_sidecar: bool = True) -> np.ndarray:
+        """A shard's values after checking its sha256, dtype, length and ordering, that its
+        sidecar (if any) gives the same range as ``entry`` and that ``entry``'s first/last (if
+        given) are its first and last values."""
+        name = entry.get("file")
+        if _bad_file_name(name):
+            raise ZeroDataError(
+                f"{self.url}: shard file {name!r} is not a bare .npy file name inside the dataset directory; "
+                f"refusing it: {_REPAIR}"
+            )
+        p = self.path(name)
+        origin = f"{self.url}/{name}"
+        if check_sidecar:
+            side = self._read_sidecar_file(_sidecar_name(name))
+            if side is not None and (side.get("start"), side.get("count")) != (entry.get("start"), entry.get("count")):
+                def rng(d):
+                    s, c = d.get("start"), d.get("count")
+                    return f"{s}..{s + c - 1}" if _is_pos_int(s) and _is_pos_int(c) else f"{s!r} + {c!r}"
+
+                raise ZeroDataError(
+                    f"{origin}: its sidecar {_sidecar_name(name)} says zeros {rng(side)}, the manifest entry says "
+                    f"{rng(entry)}; {_REPAIR}"
+                )
         try:
             raw = storage.read_bytes(self.fs, p)
         except FileNotFoundError:
@@ -219,11 +357,26 @@ class Dataset:
                 f"{origin}: checksum mismatch (sha256 {digest[:16]}…, manifest says {entry['sha256'][:16]}…); "
                 "the shard is corrupt or was modified: refusing it. Delete it and rerun `generate` to rebuild it"
             )
-        arr = decode_npy(raw, origin)
+        arr = decode_npy(raw, origin, allow_low_precision=self.allow_low_precision)
         if arr.size != int(entry["count"]):
             raise ZeroDataError(f"{origin}: holds {arr.size} zeros, manifest says {entry['count']}")
         check_values(arr, origin, unit="index", first=int(entry["start"]))
+        for key, k in (("first", 0), ("last", -1)):
+            if key in entry and not (isinstance(entry[key], (int, float)) and float(entry[key]) == float(arr[k])):
+                raise ZeroDataError(
+                    f"{origin}: the manifest entry says {key} zero {fmt_num(entry[key])}, the shard's {key} value is "
+                    f"{fmt_num(arr[k])}; {_REPAIR}"
+                )
         return arr
+
+    def _read_sidecar_file(self, name: str) -> dict | None:
+        try:
+            side = json.loads(storage.read_bytes(self.fs, self.path(name)))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return None  # torn or foreign: nothing to compare with
+        return side if isinstance(side, dict) else None
 
     def load(self, start: int, count: int) -> np.ndarray:
         end = start + count - 1
@@ -231,14 +384,24 @@ class Dataset:
             raise ZeroDataError(
                 f"{self.url}: holds zeros {self.start}..{self.end} ({self.count} zeros); requested {start}..{end}"
             )
-        out = np.empty(count, dtype=np.float64)
-        for e in self.entries():
+        out = np.full(count, np.nan, dtype=np.float64)
+        filled = 0
+        prev = None  # (file, its last value placed in out)
+        for e in self.entries():  # tiling checked: ordered, no gap, no overlap
             s, c = int(e["start"]), int(e["count"])
             lo, hi = max(s, start), min(s + c - 1, end)
             if lo > hi:
                 continue
             arr = self.read_shard(e)
-            out[lo - start : hi - start + 1] = arr[lo - s : hi - s + 1]
+            seg = arr[lo - s : hi - s + 1]
+            if prev is not None and not seg[0] > prev[1]:
+                raise ZeroDataError(self._border_message(e["file"], seg[0], prev[0], prev[1]))
+            out[lo - start : hi - start + 1] = seg
+            filled += seg.size
+            prev = (e["file"], float(seg[-1]))
+        if filled != count:  # cannot happen after the tiling check; never hand out unfilled memory
+            raise ZeroDataError(f"{self.url}: shards cover {filled} of zeros {start}..{end}; {_REPAIR}")
+        check_values(out, self.url, unit="index", first=start)
         return out
 
     # -- writing -----------------------------------------------------------------------
@@ -257,6 +420,10 @@ class Dataset:
                 )
             return
         if storage.is_local(self.fs):
+            if os.path.exists(self.root) and not os.path.isdir(self.root):
+                raise ZeroDataError(
+                    f"{self.url}: exists and is not a directory, so it cannot hold a sharded dataset; choose another --out"
+                )
             os.makedirs(self.root, exist_ok=True)
         storage.write_bytes(self.fs, self.path(MANIFEST), _json_bytes(plan))
         self._manifest = plan
@@ -269,7 +436,7 @@ class Dataset:
         if side.get("generator_version") != generator_version:
             return False
         try:
-            self.read_shard(side)
+            self.read_shard(side, check_sidecar=False)
         except ZeroDataError:
             return False
         return True
@@ -300,18 +467,12 @@ class Dataset:
         if m.get("complete"):
             return True
         try:
-            entries = self.entries()
-        except ZeroDataError:
+            entries = self.entries()  # sidecars match the plan, tile it, and increase across borders
+        except _Incomplete:
             return False
-        for e, spec in zip(entries, self.specs()):
-            if e["start"] != spec.start or e["count"] != spec.count:
-                raise ZeroDataError(f"{self.url}: sidecar of shard {spec.index} does not match the plan")
         for prev, nxt in zip(entries, entries[1:]):
             if not nxt["first"] > prev["last"]:
-                raise ZeroDataError(
-                    f"{self.url}: shard {nxt['file']} starts at {nxt['first']!r}, not above the end of "
-                    f"{prev['file']} ({prev['last']!r})"
-                )
+                raise ZeroDataError(self._border_message(nxt["file"], nxt["first"], prev["file"], prev["last"]))
         done = dict(m)
         done["complete"] = True
         done["shards"] = [{k: e[k] for k in _ENTRY_KEYS if k in e} for e in entries]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zeta_rmt.zeros.errors import ZeroDataError
+from zeta_rmt.zeros.textfile import fmt_num
 
 _SEGMENT = 2_000_000
 _OVERLAP = 4_000
@@ -90,7 +91,7 @@ def verify_source(
                     raise ZeroDataError(f"{source}: shard {k} covers {e['start']}+{e['count']}, plan says {spec.start}+{spec.count}")
                 arr = ds.read_shard(e)  # sha256, length, ordering
                 if prev is not None and not arr[0] > prev:
-                    raise ZeroDataError(f"{source}: shard {e['file']} starts at {arr[0]!r}, not above the previous shard's last {prev!r}")
+                    raise ZeroDataError(f"{source}: shard {e['file']} starts at {fmt_num(arr[0])}, not above the previous shard's last {fmt_num(prev)}")
                 prev = float(arr[-1])
             versions = {e.get("generator_version") for e in entries}
             res.checks["integrity"] = (
