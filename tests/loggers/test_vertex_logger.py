@@ -80,8 +80,9 @@ def test_restarted_job_resumes_the_same_run(fake_vertex, make_logger, tmp_path):
     first.close()
     assert fake_vertex.get(context_name("e", first.version))["metadata"]["_state"] == "FAILED"
 
-    # same output directory, no run name given: the journal names the run to continue
-    again = make_logger(fake_vertex, tensorboard="tb1")
+    # same output directory, no run name given, resume=True: the journal names the run to continue
+    # (without resume, or a Hydra output dir / CLOUD_ML_JOB_ID naming the job, it would be a new run)
+    again = make_logger(fake_vertex, tensorboard="tb1", resume=True)
     assert again.version == first.version
     assert again.log_dir == first.log_dir
     for step in range(3, 9):  # resumed from an earlier checkpoint: steps 3, 4 are logged again

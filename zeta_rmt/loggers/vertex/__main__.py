@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from .sdk import VertexUnavailable
     from .sync import find_journals, run_status, sync_run
 
     try:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = sync_run(d, request_timeout=args.timeout, attempts=args.attempts,
                               retry_initial=args.retry_initial, **overrides)
-        except (ValueError, FileNotFoundError, ImportError) as exc:
+        except (ValueError, FileNotFoundError, ImportError, VertexUnavailable) as exc:
             print(f"{d}: error: {exc}", file=sys.stderr)
             failed += 1
             continue

@@ -20,11 +20,11 @@ from typing import Any, Mapping
 from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from .journal import Journal
-from .naming import default_run_name, existing_run_name, validate_experiment, validate_run_name
+from .journal import Journal, RunPlan
+from .naming import default_run_name, existing_run_name, is_job_output_dir, validate_experiment, validate_run_name
 from .params import flatten_params, scalar
 from .sdk import Target, check_credentials, require_sdk
-from .uploader import BackgroundUploader
+from .uploader import BackgroundUploader, reopen_message
 
 __all__ = ["VertexAIExperimentsLogger"]
 
@@ -49,9 +49,13 @@ class VertexAIExperimentsLogger(Logger):
         project: Google Cloud project (default: ``$GOOGLE_CLOUD_PROJECT`` / ``$CLOUD_ML_PROJECT_ID``).
         location: Vertex AI region, e.g. ``europe-west4`` (default: ``$CLOUD_ML_REGION``).
         experiment: the Vertex AI experiment (created if missing); ``[a-z0-9-]``.
-        run_name: the run in the experiment. Default: derived from the Hydra job, unique per
-            multirun job, stable across restarts (see :func:`naming.default_run_name`).
-            An existing run of that name is resumed, not duplicated.
+        run_name: the run in the experiment. Default: derived from the job, unique per
+            multirun job, stable across restarts of a Vertex AI job (see
+            :func:`naming.default_run_name`). An existing run of that name is resumed, not
+            duplicated (reopening a COMPLETE run is said in one line).
+        resume: continue the run journaled in ``save_dir`` (a restarted script). Without it a
+            journaled run is continued only when ``save_dir`` is the running Hydra job's output
+            directory, which names the job; two scripts started from one folder get two runs.
         tensorboard: a Vertex AI TensorBoard instance (ID or full resource name) for time
             series; without one (and without a backing TensorBoard on the experiment) only
             summary metrics (latest values) are uploaded.
@@ -79,6 +83,7 @@ class VertexAIExperimentsLogger(Logger):
         location: str | None = None,
         experiment: str | None = None,
         run_name: str | None = None,
+        resume: bool = False,
         tensorboard: str | None = None,
         api_endpoint: str | None = None,
         save_dir: str | os.PathLike = ".",
@@ -118,9 +123,14 @@ class VertexAIExperimentsLogger(Logger):
         self._journal_root = self._local_root(self._save_dir)
         if run_name:
             run_name = validate_run_name(str(run_name), experiment)
-        else:  # a job restarted in the same (local) directory continues its run
+        else:
+            # The run's identity comes from the job, not from the folder: a restarted Vertex AI job has
+            # the same CLOUD_ML_JOB_ID (default_run_name), a restarted Hydra job the same output dir; a
+            # plain script continues its journaled run only when asked to (resume=True).
             local = "://" not in self._save_dir
-            run_name = (local and existing_run_name(self._journal_root, experiment)) or default_run_name(experiment)
+            continue_journal = local and (bool(resume) or is_job_output_dir(self._save_dir))
+            run_name = (continue_journal and existing_run_name(self._journal_root, experiment)) or \
+                default_run_name(experiment)
         self._target = Target(project=project, location=location, experiment=experiment, run_name=run_name,
                               tensorboard=tensorboard or None, api_endpoint=api_endpoint or None,
                               api_transport="rest",
@@ -130,12 +140,14 @@ class VertexAIExperimentsLogger(Logger):
         self._settings = dict(request_timeout=float(request_timeout), flush_interval=float(flush_interval),
                               retry_initial=float(retry_initial), retry_max=float(retry_max))
         self._flush_timeout = float(flush_timeout)
+        self._flush_cap: float | None = None  # limit_flush_time
         self._prefix = prefix
         self._max_param_length = int(max_param_length)
         self._journal: Journal | None = None
         self._uploader: BackgroundUploader | None = None
         self._next_step = 0
         self._warned = False
+        self._refused_noted = False
         self._skipped_keys: set[str] = set()
         self._start_lock = threading.Lock()
 
@@ -194,6 +206,8 @@ class VertexAIExperimentsLogger(Logger):
             values[str(key)] = v
         if not values:
             return
+        if not self._ensure_started():  # first: starting loads the step counter from the journal
+            return
         if step is None:
             step = self._next_step
         step = int(step)
@@ -209,17 +223,45 @@ class VertexAIExperimentsLogger(Logger):
         """Record the run's final state (success → COMPLETE, otherwise FAILED) and wait up
         to ``flush_timeout`` seconds for the uploads. Can be called more than once."""
         self._record("state", fsync=True, state=_STATUS.get(status, "FAILED"))
-        self.flush(self._flush_timeout)
+        self.flush(self.flush_time_limit)
 
     # ----------------------------------------------------------------- extras
+    def limit_flush_time(self, seconds: float) -> None:
+        """Cap the time ``finalize``/``flush``/``close`` may wait for uploads from now on at
+        ``min(flush_timeout, seconds)`` (limits only tighten). Called by the preemption handler
+        so that the final flush fits in the grace period after SIGTERM; what is not uploaded in
+        time stays in the journal for ``sync``, as always."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise ValueError(f"limit_flush_time: seconds must be a number >= 0, got {seconds!r}")
+        self._flush_cap = float(seconds) if self._flush_cap is None else min(self._flush_cap, float(seconds))
+
+    @property
+    def flush_time_limit(self) -> float:
+        """The longest a flush waits now: ``flush_timeout``, or less after ``limit_flush_time``."""
+        return self._flush_timeout if self._flush_cap is None else min(self._flush_timeout, self._flush_cap)
+
+    def _wait_limit(self, timeout: float | None) -> float:
+        wait = self._flush_timeout if timeout is None else float(timeout)
+        return wait if self._flush_cap is None else min(wait, self._flush_cap)
+
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait (at most ``timeout`` s) until Vertex AI holds everything logged so far.
+        """Wait (at most ``timeout`` s, default ``flush_timeout``, never longer than a
+        ``limit_flush_time`` cap) until Vertex AI holds everything logged so far.
         Returns False when something is left for ``sync`` (offline, unreachable, refused)."""
         if self._uploader is None:
             if self._journal is not None and self._offline:
                 log.info("Vertex AI logger is offline: upload the run later with `%s`", self.sync_command)
             return False
-        ok = self._uploader.flush(self._flush_timeout if timeout is None else timeout)
+        ok = self._uploader.flush(self._wait_limit(timeout))
+        if not ok and self._uploader.status.refused and not self._uploader.status.disabled:
+            # a refused connection: Vertex AI is down here, waiting flush_timeout would not help
+            if not self._refused_noted:  # one line; a warning unless the logger has warned already
+                self._refused_noted = True
+                self._warn_once(
+                    f"Vertex AI logger: {self._target.endpoint_description()} refused the connection; not "
+                    f"waiting for it. {self._uploader.unsent()} item(s) of run {self.version!r} are kept in the "
+                    f"journal {self.log_dir}: upload them with `{self.sync_command}`.", level=logging.WARNING)
+            return ok
         if not ok:
             reason = self._uploader.status.disabled or self._uploader.status.last_error or "uploads are slow"
             unsent = self._uploader.unsent()
@@ -251,13 +293,26 @@ class VertexAIExperimentsLogger(Logger):
             records = Journal.read(directory)
             journal.record("open", fsync=True, **self._target.to_record(), host=socket.gethostname(), pid=os.getpid())
             steps = [int(r["step"]) for r in records if r.get("kind") == "metrics"]
-            self._next_step = max(steps, default=-1) + 1
+            self._next_step = max(self._next_step, max(steps, default=-1) + 1)
             self._journal = journal
+            reopened = bool(records) and RunPlan.from_records(records).state == "COMPLETE"
+            if reopened:
+                log.warning(reopen_message(self.version, self._target.experiment, f"journal {self.log_dir}"))
             if self._offline:
                 return
             self._uploader = BackgroundUploader(directory, self._target, credentials=self._credentials,
-                                                warn=self._on_upload_problem, **self._settings)
+                                                warn=self._on_upload_problem, reopen_noted=reopened,
+                                                **self._settings)
             _LIVE.add(self)
+
+    def _ensure_started(self) -> bool:
+        try:
+            self._start()
+            return True
+        except OSError as exc:  # a full or read-only disk must not stop training either
+            self._warn_once(f"Vertex AI logger: cannot write the journal in {self.log_dir} ({exc}); "
+                            f"nothing is recorded", level=logging.ERROR)
+            return False
 
     def _record(self, kind: str, fsync: bool = False, **fields: Any) -> None:
         try:
@@ -307,8 +362,7 @@ class VertexAIExperimentsLogger(Logger):
             uploader, journal = self._uploader, self._journal
             self._uploader = self._journal = None
         if uploader is not None:
-            ok = uploader.up_to_date or (not uploader.status.disabled and
-                                         uploader.flush(self._flush_timeout if timeout is None else timeout))
+            ok = uploader.up_to_date or (not uploader.status.disabled and uploader.flush(self._wait_limit(timeout)))
             uploader.close(join)
         if journal is not None:
             journal.close()
@@ -339,6 +393,6 @@ def _flush_at_exit() -> None:  # pragma: no cover - exercised by the subprocess 
     """Give records logged after the last ``finalize`` a short chance to reach Vertex AI."""
     for logger in list(_LIVE):
         try:
-            logger.close(min(10.0, logger._flush_timeout), join=0.5)
+            logger.close(min(10.0, logger.flush_time_limit), join=0.5)
         except Exception:  # noqa: BLE001
             pass

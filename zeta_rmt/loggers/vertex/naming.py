@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .journal import JOURNAL, read_jsonl
 
-__all__ = ["validate_experiment", "validate_run_name", "default_run_name", "existing_run_name", "sanitize"]
+__all__ = ["validate_experiment", "validate_run_name", "default_run_name", "existing_run_name", "sanitize",
+           "hydra_output_dir", "is_job_output_dir"]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_RUN_ID = 128  # Vertex: len(f"{experiment}-{run}") <= 128
@@ -56,6 +57,30 @@ def _hydra_job() -> tuple[str | None, int | None]:
         return hc.job.name, (int(num) if num is not None else None)
     except Exception:  # noqa: BLE001 - naming must never fail a run
         return None, None
+
+
+def hydra_output_dir() -> str | None:
+    """The output directory of the running Hydra job (None outside a Hydra app)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if not HydraConfig.initialized():
+            return None
+        return str(HydraConfig.get().runtime.output_dir) or None
+    except Exception:  # noqa: BLE001 - naming must never fail a run
+        return None
+
+
+def is_job_output_dir(save_dir: str) -> bool:
+    """True when ``save_dir`` is the running Hydra job's output directory: a directory that
+    names one job (a restart of the job reuses it), unlike e.g. the current directory."""
+    out = hydra_output_dir()
+    if not out or "://" in str(save_dir):
+        return False
+    try:
+        return Path(save_dir).resolve() == Path(out).resolve()
+    except OSError:
+        return False
 
 
 def default_run_name(experiment: str, env: dict | None = None) -> str:

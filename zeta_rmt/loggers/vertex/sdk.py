@@ -14,6 +14,11 @@ uploader retries with its own backoff. This is done by two small wrappers instal
 (on ``google.auth.transport.requests.AuthorizedSession.request`` and on
 ``google.cloud.aiplatform.base._DEFAULT_RETRY``) that change nothing outside the scope.
 
+Private SDK attributes. The public SDK API is used wherever it offers what is needed; the
+few private attributes that remain are listed in :data:`PRIVATE_SDK_ATTRIBUTES` (and only
+there), and :func:`check_sdk_compat` verifies them on the installed SDK before the logger
+connects, so that an SDK update that removes one fails at once with one clear error.
+
 Errors are mapped to :class:`TransientError` (worth retrying: 5xx, 429, timeouts,
 connection failures) or :class:`PermanentError` (configuration: credentials, permissions,
 missing TensorBoard, invalid names), each with a message that says what to fix.
@@ -30,6 +35,7 @@ from typing import Any, Iterator
 __all__ = [
     "VertexUnavailable", "TransientError", "PermanentError", "Target", "VertexRun",
     "bounded_calls", "require_sdk", "resolve_credentials", "sdk_available",
+    "PRIVATE_SDK_ATTRIBUTES", "TESTED_SDK_VERSIONS", "SDKCompatError", "check_sdk_compat",
 ]
 
 INSTALL_HINT = "pip install 'zeta_rmt[gcp]' (or: pip install google-cloud-aiplatform)"
@@ -42,11 +48,22 @@ class VertexUnavailable(RuntimeError):
 
 
 class TransientError(VertexUnavailable):
-    """Worth retrying later: the service or the network is (temporarily) failing."""
+    """Worth retrying later: the service or the network is (temporarily) failing.
+
+    ``refused``: the connection was refused (nothing listens there: the endpoint is down, not
+    slow), so nobody should wait for it."""
+
+    def __init__(self, message: str = "", refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 class PermanentError(VertexUnavailable):
     """Retrying will not help until the configuration is fixed."""
+
+
+class SDKCompatError(PermanentError):
+    """The installed Vertex AI SDK lacks a private attribute the logger relies on."""
 
 
 def sdk_available() -> bool:
@@ -63,6 +80,88 @@ def require_sdk() -> None:
             f"which is not installed: {INSTALL_HINT}")
 
 
+# --------------------------------------------------------------------------- SDK compatibility
+#: ``google-cloud-aiplatform`` minor versions the logger is tested with (setup.cfg pins them).
+TESTED_SDK_VERSIONS = ("2.7",)
+
+#: The private SDK attributes the logger still uses, with why no public API replaces them:
+#: (the module or class that has it, the attribute, why). Instance attributes (set by the
+#: class's methods, not present on the class itself) are checked in the class's code.
+PRIVATE_SDK_ATTRIBUTES: tuple[tuple[str, str, str], ...] = (
+    ("google.cloud.aiplatform.base", "_DEFAULT_RETRY",
+     "the SDK's own retry of metadata GETs (~120 s against a stopped server); no public API turns it off, "
+     "so bounded_calls wraps it"),
+    ("google.cloud.aiplatform.ExperimentRun", "_metadata_node",
+     "the run's metadata Context: re-read (sync_resource) before merging params/metrics so that another "
+     "uploader's values are kept, and its parent contexts checked on resume; ExperimentRun has no public "
+     "accessor or refresh"),
+)
+
+_COMPAT_CHECKED = False
+
+
+def _resolve(path: str) -> Any:
+    """Import ``a.b.c`` (a module, or an attribute of one, e.g. a class)."""
+    import importlib
+
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(path)
+
+
+def _source_of(obj: Any) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return ""
+
+
+def _has_private(owner: Any, attr: str) -> bool:
+    if hasattr(owner, attr):
+        return True
+    if isinstance(owner, type):  # an instance attribute: some method of the class sets it
+        import re
+
+        return any(re.search(rf"\.{re.escape(attr)}\s*(:[^=\n]*)?=(?!=)", _source_of(cls))
+                   for cls in owner.__mro__ if cls.__module__.startswith("google."))
+    return False
+
+
+def check_sdk_compat(force: bool = False) -> None:
+    """Verify that every attribute of :data:`PRIVATE_SDK_ATTRIBUTES` exists on the installed SDK.
+
+    Raises :class:`SDKCompatError` naming the first missing one and the tested SDK versions.
+    Checked once per process (``force``: again)."""
+    global _COMPAT_CHECKED
+    if _COMPAT_CHECKED and not force:
+        return
+    require_sdk()
+    from google.cloud import aiplatform
+
+    installed = getattr(aiplatform, "__version__", "?")
+    tested = ", ".join(f"{v}.x" for v in TESTED_SDK_VERSIONS)
+    for path, attr, why in PRIVATE_SDK_ATTRIBUTES:
+        try:
+            present = _has_private(_resolve(path), attr)
+        except (ImportError, AttributeError):
+            present = False
+        if not present:
+            raise SDKCompatError(
+                f"the installed Vertex AI SDK (google-cloud-aiplatform {installed}) has no {path}.{attr}, which "
+                f"the logger relies on ({why}); it is tested with google-cloud-aiplatform {tested}: install "
+                f"that (pip install 'zeta_rmt[gcp]'), or update zeta_rmt/loggers/vertex/sdk.py for this SDK")
+    _COMPAT_CHECKED = True
+
+
 # --------------------------------------------------------------------------- bounded calls
 @dataclass(frozen=True)
 class _Limits:
@@ -77,7 +176,6 @@ def _install_scoped_wrappers() -> None:
     global _INSTALLED
     if _INSTALLED:
         return
-    from google.api_core import retry as retries
     from google.auth.transport import requests as auth_requests
     from google.cloud.aiplatform import base as aip_base
 
@@ -97,19 +195,29 @@ def _install_scoped_wrappers() -> None:
 
     default_retry = aip_base._DEFAULT_RETRY
     if not getattr(default_retry, "_zeta_rmt_scoped", False):
-        class _ScopedRetry(retries.Retry):
-            _zeta_rmt_scoped = True
-
-            def __call__(self, func, on_error=None):
-                if _LIMITS.get() is not None:
-                    return func  # no SDK-level retries inside bounded_calls: we retry ourselves
-                return super().__call__(func, on_error=on_error)
-
-        aip_base._DEFAULT_RETRY = _ScopedRetry(
-            predicate=default_retry._predicate, initial=default_retry._initial,
-            maximum=default_retry._maximum, multiplier=default_retry._multiplier,
-            timeout=default_retry._timeout)
+        aip_base._DEFAULT_RETRY = _ScopedRetry(default_retry)
     _INSTALLED = True
+
+
+class _ScopedRetry:
+    """Stands in for the SDK's default ``Retry``: the same retry outside :func:`bounded_calls`,
+    none inside (the uploader retries with its own backoff). Everything else is delegated."""
+
+    _zeta_rmt_scoped = True
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __call__(self, func, on_error=None):
+        if _LIMITS.get() is not None:
+            return func
+        return self._inner(func, on_error=on_error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"<scoped {self._inner!r}>"
 
 
 @contextlib.contextmanager
@@ -117,6 +225,7 @@ def bounded_calls(timeout: float) -> Iterator[None]:
     """Within this block (this thread only) every Vertex HTTP request times out after
     ``timeout`` seconds and the SDK does not retry on its own."""
     require_sdk()
+    check_sdk_compat()
     _install_scoped_wrappers()
     token = _LIMITS.set(_Limits(float(timeout)))
     try:
@@ -140,6 +249,8 @@ def classify(exc: BaseException, target: "Target") -> VertexUnavailable:
         return TransientError(f"{where} did not answer in time ({short})")
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                         auth_exc.TransportError, ConnectionError)):
+        if is_refused(exc):
+            return TransientError(f"cannot reach {where}: connection refused ({short})", refused=True)
         return TransientError(f"cannot reach {where} ({short})")
     if isinstance(exc, auth_exc.DefaultCredentialsError):
         return PermanentError(
@@ -164,6 +275,23 @@ def classify(exc: BaseException, target: "Target") -> VertexUnavailable:
     if isinstance(exc, gexc.GoogleAPICallError):
         return PermanentError(f"{where} rejected a request ({short})")
     return PermanentError(f"unexpected error while talking to {where} ({short})")
+
+
+def is_refused(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a refused TCP connection. Against a closed port the REST
+    transport raises ``requests.exceptions.ConnectionError`` wrapping urllib3's ``MaxRetryError``,
+    whose ``reason`` is a ``NewConnectionError`` caused by ``ConnectionRefusedError``."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        stack += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    return "Connection refused" in str(exc) or "[Errno 111]" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -271,6 +399,9 @@ class VertexRun:
         self.run = None  # aiplatform.ExperimentRun
         self.tb_run = None  # aiplatform.TensorboardRun (None: no time series)
         self.experiment = None
+        self.state_at_connect: str | None = None  # the run's state on Vertex AI when it was resumed
+        self.reopen_noted = False  # "already COMPLETE; reopening" was said (by the logger or here)
+        self._series: dict[str, str] = {}  # time-series display name -> id, in tb_run
 
     @property
     def connected(self) -> bool:
@@ -291,6 +422,7 @@ class VertexRun:
         """Create or resume the experiment and the run (idempotent)."""
         if self.connected:
             return
+        check_sdk_compat()
         self._call(self._connect)
 
     def _connect(self) -> None:
@@ -324,6 +456,8 @@ class VertexRun:
             run = aiplatform.ExperimentRun(t.run_name, experiment=experiment, **where)
         except gexc.NotFound:
             run = None
+        tb_name = tensorboard.resource_name if tensorboard is not None else \
+            experiment.backing_tensorboard_resource_name
         if run is None:
             try:
                 run = aiplatform.ExperimentRun.create(
@@ -333,21 +467,40 @@ class VertexRun:
                     raise
                 # created by an earlier attempt whose answer was lost: resume it next time
                 raise TransientError(f"run {t.run_name!r} was being created; retrying ({exc})") from exc
+            tb_run = self._find_tb_run(tb_name)
         else:  # resume (a restarted job, or an earlier attempt that got half way)
-            if run._backing_tensorboard_run is None and tensorboard is not None:
-                run._assign_backing_tensorboard(tensorboard)
-            parents = list(getattr(run._metadata_node._gca_resource, "parent_contexts", []) or [])
-            if experiment.resource_name not in parents:
-                experiment._log_experiment_loggable(run)
+            self.state_at_connect = str(run.get_state())
+            tb_run = self._find_tb_run(tb_name)
+            if tb_run is None and tensorboard is not None:
+                run.assign_backing_tensorboard(tensorboard)
+                tb_run = self._find_tb_run(tb_name)
+            node = run._metadata_node  # see PRIVATE_SDK_ATTRIBUTES
+            if experiment.resource_name not in list(node.gca_resource.parent_contexts or []):
+                aiplatform.Context(experiment.resource_name, **where).add_context_children([node])
         self.experiment = experiment
-        self.tb_run = run._backing_tensorboard_run.resource if run._backing_tensorboard_run else None
+        self.tb_run = tb_run
+        self._series = {}
         self.run = run
+
+    def _find_tb_run(self, tensorboard_name: str | None):
+        """The run's TensorboardRun in ``tensorboard_name`` (named as the SDK names it:
+        ``<tensorboard>/experiments/<experiment>/runs/<run>``), None if there is none."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import aiplatform
+
+        if not tensorboard_name:
+            return None
+        name = f"{tensorboard_name}/experiments/{self.target.experiment}/runs/{self.target.run_name}"
+        try:
+            return aiplatform.TensorboardRun(name, credentials=self._credentials)
+        except gexc.NotFound:
+            return None
 
     # run metadata (idempotent) --------------------------------------------------
     def update_run(self, params: dict | None = None, summary: dict | None = None, state: str | None = None) -> None:
         """Merge parameters / summary metrics and set the state, on a fresh copy of the run."""
         def _update():
-            from google.cloud import aiplatform
+            from google.cloud import aiplatform_v1
 
             self.run._metadata_node.sync_resource()  # do not overwrite what another uploader wrote
             if params:
@@ -355,18 +508,20 @@ class VertexRun:
             if summary:
                 self.run.log_metrics(summary)
             if state:
-                self.run.update_state(aiplatform.gapic.Execution.State[state])
+                self.run.update_state(aiplatform_v1.types.Execution.State[state])
 
         self._call(_update)
 
     # time series --------------------------------------------------------
     def _series_ids(self, keys) -> dict[str, str]:
-        tb_run = self.tb_run
-        mapping = tb_run._time_series_display_name_to_id_mapping
-        if any(k not in mapping for k in keys):
-            tb_run._sync_time_series_display_name_to_id_mapping()
-            mapping = tb_run._time_series_display_name_to_id_mapping
-        return {k: mapping[k] for k in keys if k in mapping}
+        """``{key: time-series id}`` of the keys whose series exist (listed again when one is unknown)."""
+        if any(k not in self._series for k in keys):
+            from google.cloud import aiplatform
+
+            listed = aiplatform.TensorboardTimeSeries.list(tensorboard_run_name=self.tb_run.resource_name,
+                                                           credentials=self._credentials)
+            self._series.update({ts.display_name: ts.name for ts in listed})
+        return {k: self._series[k] for k in keys if k in self._series}
 
     def server_steps(self, key: str) -> set[int]:
         """Steps of ``key`` already on the server (empty if the series does not exist)."""
@@ -388,30 +543,31 @@ class VertexRun:
             ids = self._series_ids(keys)
             for key in keys:
                 if key not in ids:
-                    self.tb_run.create_tensorboard_time_series(display_name=key)
+                    ts = self.tb_run.create_tensorboard_time_series(display_name=key)
+                    self._series[key] = ts.name
 
         self._call(_ensure)
 
     def write_points(self, points: dict[str, dict[int, tuple[float, float]]]) -> None:
         """One ``TensorboardRun:write`` with ``{key: {step: (value, wall_time)}}`` (≤ 5000 points)."""
         def _write():
-            from google.cloud.aiplatform.compat.types import tensorboard_data, tensorboard_time_series
+            from google.cloud.aiplatform_v1 import types
             from google.protobuf import timestamp_pb2
 
             ids = self._series_ids(points)
             missing = [k for k in points if k not in ids]
             if missing:
                 raise TransientError(f"time series {missing} not listed yet in {self.tb_run.resource_name}")
-            scalar_type = tensorboard_time_series.TensorboardTimeSeries.ValueType.SCALAR
+            scalar_type = types.TensorboardTimeSeries.ValueType.SCALAR
             data = []
             for key, series in points.items():
                 values = []
                 for step, (value, wall) in sorted(series.items()):
                     ts = timestamp_pb2.Timestamp()
                     ts.FromNanoseconds(int(wall * 1e9))
-                    values.append(tensorboard_data.TimeSeriesDataPoint(
-                        step=int(step), wall_time=ts, scalar=tensorboard_data.Scalar(value=float(value))))
-                data.append(tensorboard_data.TimeSeriesData(
+                    values.append(types.TimeSeriesDataPoint(
+                        step=int(step), wall_time=ts, scalar=types.Scalar(value=float(value))))
+                data.append(types.TimeSeriesData(
                     tensorboard_time_series_id=ids[key], value_type=scalar_type, values=values))
             self.tb_run.api_client.write_tensorboard_run_data(
                 tensorboard_run=self.tb_run.resource_name, time_series_data=data,

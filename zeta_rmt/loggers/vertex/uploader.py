@@ -66,6 +66,10 @@ def upload_pass(run: VertexRun, plan: RunPlan, ulog: UploadLog, max_points: int 
     stats = stats if stats is not None else PassStats()
     ulog.refresh()
     run.connect()
+    if (plan.state == "RUNNING" and ulog.state != "RUNNING" and run.state_at_connect == "COMPLETE"
+            and not run.reopen_noted):
+        run.reopen_noted = True
+        log.warning(reopen_message(run.target.run_name, run.target.experiment, "on Vertex AI"))
 
     params_digest = digest(plan.params) if plan.params else None
     if params_digest and params_digest != ulog.params_digest:
@@ -107,6 +111,12 @@ def upload_pass(run: VertexRun, plan: RunPlan, ulog: UploadLog, max_points: int 
     return stats
 
 
+def reopen_message(run_name: str, experiment: str, where: str) -> str:
+    """The one line that says a COMPLETE run is being reopened."""
+    return (f"Vertex AI logger: run {run_name!r} of experiment {experiment!r} is already COMPLETE ({where}); "
+            f"reopening it: its state is RUNNING again until this job ends (give another run_name for a new run)")
+
+
 def count_unsent(plan: RunPlan, ulog: UploadState, with_points: bool = True) -> int:
     """Items of ``plan`` not confirmed on the server (points + params/summary/state)."""
     n = sum(len(v) for v in ulog.pending(plan).values()) if with_points else 0
@@ -134,6 +144,7 @@ class _Status:
     degraded_since: float | None = None
     last_error: str | None = None
     disabled: str | None = None  # a permanent error: uploads are off for this process
+    refused: bool = False  # the last attempt's connection was refused (the endpoint is down, not slow)
     successes: int = 0
     stats: PassStats = field(default_factory=PassStats)
 
@@ -149,7 +160,7 @@ class BackgroundUploader:
     exponential backoff (``retry_initial`` … ``retry_max``)."""
 
     def __init__(self, directory: str | Path, target: Target, credentials: Any = None,
-                 warn: Callable[[str, bool], None] | None = None, **settings: Any):
+                 warn: Callable[[str, bool], None] | None = None, reopen_noted: bool = False, **settings: Any):
         self.dir = Path(directory)
         self.target = target
         self.plan = RunPlan()  # owned by the uploader thread
@@ -157,6 +168,7 @@ class BackgroundUploader:
         self.settings = _Settings(**settings)
         self.status = _Status()
         self.vertex_run = VertexRun(target, credentials=credentials)
+        self.vertex_run.reopen_noted = reopen_noted
         self._ulog = UploadLog(self.dir)
         self._warn = warn or (lambda msg, permanent: log.warning(msg))
         self._cond = threading.Condition()
@@ -194,21 +206,23 @@ class BackgroundUploader:
 
         Returns True when the server holds it all. After a flush that timed out, and until
         a pass succeeds again, a flush waits for one more attempt only (Vertex AI is known
-        to be failing: no point in waiting the full timeout again)."""
+        to be failing: no point in waiting the full timeout again). A refused connection is
+        not a slow server: once an attempt is refused the flush returns at once (a server
+        that answers late is still waited for, up to ``timeout``)."""
         with self._cond:
             target_gen = self._gen
             if self._done_gen >= target_gen:
                 return True
             if self.status.disabled:
                 return False
-            one_try = self._flush_gave_up
+            one_try = self._flush_gave_up or self.status.refused
             attempts_before = self._attempts
             self._flushing += 1
             self._cond.notify_all()
             deadline = time.monotonic() + timeout
             try:
                 while self._done_gen < target_gen and not self.status.disabled:
-                    if one_try and self._attempts > attempts_before:
+                    if (one_try or self.status.refused) and self._attempts > attempts_before:
                         break
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -251,6 +265,8 @@ class BackgroundUploader:
         try:
             with bounded_calls(self.settings.request_timeout):
                 self._loop()
+        except PermanentError as exc:  # e.g. an SDK without what the logger needs (check_sdk_compat)
+            self._disable(str(exc))
         except Exception as exc:  # noqa: BLE001 - the thread must never take training down
             self._disable(f"the uploader stopped on an unexpected error: {type(exc).__name__}: {exc}")
             log.debug("vertex uploader crashed", exc_info=True)
@@ -290,7 +306,7 @@ class BackgroundUploader:
                     plan.apply(rec)
                 stats = upload_pass(self.vertex_run, plan, self._ulog)
         except TransientError as exc:
-            self._failed(str(exc))
+            self._failed(str(exc), refused=getattr(exc, "refused", False))
         except PermanentError as exc:
             self._disable(str(exc))
         else:
@@ -303,14 +319,16 @@ class BackgroundUploader:
                              time.monotonic() - self.status.degraded_since)
                 self.status.failures = 0
                 self.status.degraded_since = None
+                self.status.refused = False
                 self._flush_gave_up = False
                 self._cond.notify_all()
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, refused: bool = False) -> None:
         with self._cond:
             st = self.status
             st.failures += 1
             st.last_error = message
+            st.refused = refused
             if st.degraded_since is None:
                 st.degraded_since = time.monotonic()
             delay = min(self.settings.retry_max, self.settings.retry_initial * 2 ** (st.failures - 1))
