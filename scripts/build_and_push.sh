@@ -8,7 +8,7 @@
 #   REGION           registry region    (default: europe-west4)
 #   REPO             Artifact Registry Docker repository (default: zeta-rmt)
 #   IMAGE            image name         (default: train)
-#   BASE_IMAGE       base image build arg (default: the Dockerfile's Vertex AI PyTorch GPU image)
+#   BASE_IMAGE       base image build arg (default: the Dockerfile's python:3.11-slim)
 #   USE_CLOUD_BUILD  1: build remotely with Cloud Build (no local Docker needed); default 0
 #   DRY_RUN          1: print the commands instead of running them
 # TAG defaults to the git commit (with -dirty when the tree has changes).

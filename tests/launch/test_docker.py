@@ -44,7 +44,7 @@ def test_dockerfile_parses_with_build_arg_base_and_training_entrypoint():
     first_from = words.index("FROM")
     pre_args = dict(a.split("=", 1) for w, a in steps[:first_from] if w == "ARG")
     assert "BASE_IMAGE" in pre_args and steps[first_from][1] == "${BASE_IMAGE}"
-    assert re.match(r"us-docker\.pkg\.dev/vertex-ai/training/pytorch-gpu\.\d+-\d+\.py3\d+:", pre_args["BASE_IMAGE"])
+    assert pre_args["BASE_IMAGE"] == "python:3.11-slim"  # the Python CI tests (see the torch pin test)
     assert words.count("FROM") == 1 and words[-1] == "ENTRYPOINT"
     entry = json.loads(steps[-1][1])
     assert entry == ["python", "-m", "zeta_rmt.train"]
@@ -62,10 +62,34 @@ def test_install_line_names_the_package_extras():
     declared = set(setup["options.extras_require"])
     assert "gcp" in extras and set(extras) <= declared
     runs = " ".join(a for w, a in steps if w == "RUN")
-    assert re.search(r"pip install -c /tmp/keep-torch\.txt -e \"\.\[\$\{EXTRAS\}\]\"", runs)
+    assert re.search(r"pip install -c constraints-gpu\.txt -e \"\.\[\$\{EXTRAS\}\]\"", runs)
     assert "torch_geometric" in runs  # PyG is checked to import in the image
     install = setup["options"]["install_requires"]
     assert "torch_geometric" in install and "fsspec" in install
+
+
+def _pin(path: Path) -> str:
+    [line] = [ln.strip() for ln in path.read_text().splitlines() if ln.strip().startswith("torch==")]
+    return line.split("==", 1)[1]
+
+
+def test_the_image_installs_the_torch_ci_tests():
+    """The image's torch (constraints-gpu.txt) is the release CI installs (constraints-cpu.txt, +cpu build)
+    and the one running these tests, and setup.cfg's range admits exactly that minor version."""
+    import torch
+    from packaging.specifiers import SpecifierSet
+
+    gpu, cpu = _pin(ROOT / "constraints-gpu.txt"), _pin(ROOT / "constraints-cpu.txt")
+    assert cpu == gpu + "+cpu" and torch.__version__.split("+")[0] == gpu
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    [req] = [r.strip() for r in setup["options"]["install_requires"].splitlines() if r.strip().startswith("torch>")]
+    spec = SpecifierSet(req[len("torch"):])
+    major, minor = map(int, gpu.split(".")[:2])
+    assert gpu in spec and f"{major}.{minor + 1}.0" not in spec and f"{major}.{minor - 1}.0" not in spec
+    steps = parse_dockerfile((ROOT / "docker" / "Dockerfile").read_text())
+    runs = " ".join(a for w, a in steps if w == "RUN")
+    assert f"== '{gpu}'" in runs and "(3, 11)" in runs  # the build itself refuses other versions
 
 
 def ignored(path: str, patterns: list[str]) -> bool:
@@ -86,7 +110,7 @@ def test_dockerignore_keeps_what_the_image_needs():
     assert not any(p.startswith("!") for p in patterns)
     for needed in ("zeta_rmt/train.py", "zeta_rmt/launch/runtime.py", "configs/train.yaml", "configs/cloud/default.yaml",
                    "hydra_plugins/zeta_rmt_vertex_launcher/vertex_launcher.py", "setup.cfg", "pyproject.toml",
-                   "README.md", "docker/Dockerfile"):
+                   "README.md", "docker/Dockerfile", "constraints-gpu.txt"):
         assert (ROOT / needed).exists() and not ignored(needed, patterns), needed
     for dropped in (".git/HEAD", "tests/test_train.py", "outputs/x/metrics.json", "zeta_rmt/__pycache__/train.cpython-311.pyc",
                     "multirun/a/b", "zeta_rmt.egg-info/PKG-INFO"):

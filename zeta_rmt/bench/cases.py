@@ -12,6 +12,7 @@ Kinds (see each ``measure_*`` module or :mod:`zeta_rmt.bench.kinds`):
 * ``overhead``: the framework's epoch vs a plain PyTorch loop and vs the groups' script;
 * ``stream``: one epoch of ``data=cluster data.backend=stream`` (issue 11), peak RSS, nodes/s;
 * ``dataset``: makes the sharded zeros the stream cases read (once, under the cache dir);
+* ``threads``: the default run with no thread variable set, quiet and beside busy processes;
 * ``derived``: a ratio of figures of other cases of the same run.
 """
 from __future__ import annotations
@@ -118,9 +119,36 @@ def stream_cases(quick: bool) -> list[Case]:
     return out
 
 
+#: issue 13's thread policy: the default run quiet, with a competing busy process, and alternatives
+THREAD_VARIANTS = (
+    ("auto/quiet", {"cpu_threads": "auto", "load": 0}),
+    ("auto/load", {"cpu_threads": "auto", "load": 1}),
+    ("fixed=1/load", {"cpu_threads": 1, "load": 1}),
+    ("all_cores_spinning/load", {"cpu_threads": "cores", "load": 1, "wait_policy": ""}),
+)
+
+
+def thread_cases(quick: bool) -> list[Case]:
+    """``python -m zeta_rmt.train`` at N = 10⁴ with no thread variable set (what a user runs), quiet and
+    beside ``load`` processes that keep one core busy each (``yes > /dev/null``); ``fixed=1``: one thread;
+    ``all_cores_spinning``: one thread per core with OpenMP's default (spinning) wait, the old default."""
+    epochs = 6 if quick else 20
+    variants = THREAD_VARIANTS[:2] if quick else THREAD_VARIANTS
+    out = [Case(f"threads/{name}/N=10000", "threads", {"N": 10_000, "epochs": epochs, **p}, 600.0)
+           for name, p in variants]
+    quiet = "threads/auto/quiet/N=10000"
+    for name, _ in variants[1:]:
+        loaded = f"threads/{name}/N=10000"
+        out.append(Case(f"threads/{name.split('/')[0]}_load_over_quiet/N=10000", "derived",
+                        {"ratio": "steady_epoch_s", "numerator": loaded, "denominator": quiet,
+                         "target": "<= 1.5 for auto (issue 13)" if name.startswith("auto") else None},
+                        0.0, (loaded, quiet)))
+    return out
+
+
 def all_cases(quick: bool = False) -> list[Case]:
     return [*graph_cases(quick), *epoch_cases(quick), *loss_cases(quick), *overhead_cases(quick),
-            *stream_cases(quick)]
+            *stream_cases(quick), *thread_cases(quick)]
 
 
 class CaseSelectionError(ValueError):

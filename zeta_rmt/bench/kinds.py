@@ -13,6 +13,7 @@ Every function here returns an :class:`Outcome`; nothing raises for a failing ca
 from __future__ import annotations
 
 import json
+import subprocess
 import statistics
 import tempfile
 import time
@@ -96,6 +97,10 @@ def resolve(overrides: list[str]) -> tuple[dict | None, str | None]:
 
 def train_overrides(case: Case) -> list[str]:
     p = case.params
+    if case.kind == "threads":
+        return [f"data.num_zeros={p['N']}", f"trainer.max_epochs={p['epochs']}",
+                f"hardware.cpu_threads={p['cpu_threads']}"] if p["cpu_threads"] != "cores" else [
+                f"data.num_zeros={p['N']}", f"trainer.max_epochs={p['epochs']}", f"hardware.cpu_threads={_cores()}"]
     if case.kind == "epoch":
         return [f"data.num_zeros={p['N']}", f"trainer.max_epochs={p['epochs']}", *p.get("overrides", [])]
     from zeta_rmt.bench.datasets import dataset_dir
@@ -141,7 +146,11 @@ TRAIN_UNITS = {"epochs_timed": "epochs", "setup_s": "s (spawn to first epoch)", 
                "peak_rss_process_gb": "GB (whole process, wait4 ru_maxrss)", "wall_s": "s"}
 
 
-def run_train(case: Case, ctx: Context) -> Outcome:
+def run_train(case: Case, ctx: Context, *, threads: int | None | str = "ctx", env_extra: dict | None = None,
+              load: int = 0) -> Outcome:
+    """The real training CLI in a child; ``threads`` None leaves the thread count to the child, ``load``
+    busy processes (``yes > /dev/null``) run beside it."""
+    threads = ctx.threads if threads == "ctx" else threads
     overrides = train_overrides(case)
     resolved, err = resolve(overrides)
     if err is not None:
@@ -151,8 +160,16 @@ def run_train(case: Case, ctx: Context) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="zeta_bench_") as tmp:
         work = Path(tmp)
         argv = python_child("zeta_rmt.train", *overrides, *_bench_overrides(work))
-        spawned = time.time()
-        child = run_child(argv, threads=ctx.threads, timeout_s=ctx.limit(case), mem_cap_gb=ctx.mem_cap_gb)
+        hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 stdin=subprocess.DEVNULL) for _ in range(int(load))]
+        try:
+            spawned = time.time()
+            child = run_child(argv, threads=threads, timeout_s=ctx.limit(case), mem_cap_gb=ctx.mem_cap_gb,
+                              env_extra=env_extra)
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
         timer = work / "timer.json"
         rec = json.loads(timer.read_text()) if timer.exists() else {}
     figures = timer_figures(rec, spawned, child)
@@ -160,12 +177,36 @@ def run_train(case: Case, ctx: Context) -> Outcome:
     if rec.get("used"):
         notes["used"] = rec["used"]
     units = {k: TRAIN_UNITS[k] for k in figures if k in TRAIN_UNITS}
+    if load:
+        notes["competing_busy_processes"] = int(load)
     if child.ok:
         if not rec.get("epochs"):
             return Outcome("failed", figures, units, notes, "the run exited 0 but the timer recorded no epoch", child)
         return Outcome("ok", figures, units, notes, child=child)
     out = _fail(child, ctx, case)
     out.figures, out.units, out.notes = figures, units, notes  # partial: the epochs done before it stopped
+    return out
+
+
+def _cores() -> int:
+    from zeta_rmt.utils.threads import available_cores
+
+    return available_cores()
+
+
+def run_threads(case: Case, ctx: Context) -> Outcome:
+    """A ``threads`` case: no thread variable in the child's environment (``hardware.cpu_threads`` decides),
+    ``OMP_WAIT_POLICY`` as the case says (absent: the project's passive default)."""
+    p = case.params
+    env = {"OMP_WAIT_POLICY": p["wait_policy"]} if "wait_policy" in p else None
+    out = run_train(case, ctx, threads=None, env_extra=env, load=int(p.get("load", 0)))
+    log = (out.child.stdout if out.child else "") or ""
+    chosen = [ln for ln in log.splitlines() if ln.startswith("[zeta_rmt] CPU threads:")]
+    if chosen:
+        out.notes["thread_choice"] = chosen[0][len("[zeta_rmt] "):]
+    if out.child is not None:
+        out.figures["cpu_s"] = out.child.cpu_s
+        out.units["cpu_s"] = "s (user + system CPU time of the child)"
     return out
 
 
@@ -231,4 +272,5 @@ def run_derived(case: Case, ctx: Context) -> Outcome:
 
 
 RUNNERS = {"graph_build": run_in_process, "loss": run_in_process, "overhead": run_in_process,
-           "epoch": run_train, "stream": run_stream, "dataset": run_dataset, "derived": run_derived}
+           "epoch": run_train, "stream": run_stream, "dataset": run_dataset, "derived": run_derived,
+           "threads": run_threads}

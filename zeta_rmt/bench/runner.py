@@ -43,6 +43,7 @@ class ChildResult:
     sampled_peak_gb: float
     stdout: str
     stderr: str
+    cpu_s: float | None = None  # user + system CPU seconds of the child (wait4)
 
     @property
     def ok(self) -> bool:
@@ -77,10 +78,15 @@ def last_error_line(text: str) -> str:
     return ""
 
 
-def child_env(threads: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+def child_env(threads: int | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: every thread-count variable set to ``threads`` (None: all removed, so the
+    child chooses its own count, as a user's run does)."""
     env = dict(os.environ)
     for var in THREAD_VARS:
-        env[var] = str(int(threads))
+        if threads is None:
+            env.pop(var, None)
+        else:
+            env[var] = str(int(threads))
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("MPLBACKEND", "Agg")
     env.update(extra or {})
@@ -135,7 +141,7 @@ def _kill_group(pid: int, sig: int) -> None:
         pass
 
 
-def run_child(argv: list[str], *, threads: int = 1, timeout_s: float = 600.0, mem_cap_gb: float = 8.0,
+def run_child(argv: list[str], *, threads: int | None = 1, timeout_s: float = 600.0, mem_cap_gb: float = 8.0,
               cwd: str | Path | None = None, env_extra: dict[str, str] | None = None) -> ChildResult:
     """Run ``argv`` to completion (or its limits) and return what happened; never raises for the child."""
     limit = int((mem_cap_gb + AS_SLACK_GB) * 1e9)
@@ -172,7 +178,8 @@ def run_child(argv: list[str], *, threads: int = 1, timeout_s: float = 600.0, me
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     peak = usage.ru_maxrss * 1024 / 1e9 if usage.ru_maxrss else None
-    return ChildResult(proc.returncode, wall, peak, timed_out, killed, sampled, stdout, stderr)
+    cpu = (usage.ru_utime + usage.ru_stime) if usage is not None else None
+    return ChildResult(proc.returncode, wall, peak, timed_out, killed, sampled, stdout, stderr, cpu)
 
 
 def python_child(module: str, *args: str) -> list[str]:

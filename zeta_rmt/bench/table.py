@@ -116,6 +116,11 @@ SECTIONS: list[tuple[str, str, list[Column]]] = [
         ("zeros generated", lambda line: "0 (already complete)" if (line.get("figures") or {}).get("generated") == 0
          else fig("generated")(line)),
         ("time", fig("seconds", sec)), ("zeros/s", fig("zeros_per_s")), ("status", status)]),
+    ("threads", "Thread policy: the default run (N = 10⁴, no thread variable set), quiet and beside busy processes", [
+        ("case", lambda line: line["case"]),
+        ("threads chosen", lambda line: str((line.get("notes") or {}).get("thread_choice", ""))),
+        ("steady epoch", fig("steady_epoch_s", sec)), ("wall", fig("wall_s", sec)), ("CPU time", fig("cpu_s", sec)),
+        ("status", status)]),
     ("derived", "Ratios", [
         ("ratio", lambda line: (line.get("notes") or {}).get("ratio", line["case"])), ("value", fig("ratio")),
         ("target", lambda line: str((line.get("notes") or {}).get("target") or "")),

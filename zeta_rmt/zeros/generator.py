@@ -45,6 +45,7 @@ import numpy as np
 
 from zeta_rmt.rmt.smooth import inverse_smooth_count, smooth_count
 from zeta_rmt.utils.fsio import atomic_save_npy
+from zeta_rmt.zeros.textfile import fmt_num
 from zeta_rmt.zeros import riemann_siegel as rs
 from zeta_rmt.zeros.errors import ZeroDataError
 
@@ -488,7 +489,7 @@ def _polish_mpmath(x0: np.ndarray, dz: np.ndarray, lo_t: np.ndarray, hi_t: np.nd
             xf = float(x)
             if not (lo_t[i] <= xf <= hi_t[i]):
                 raise GeneratorCountError(
-                    f"mpmath polish of zero {first_index + i} left its bracket [{lo_t[i]!r}, {hi_t[i]!r}]: {xf!r}"
+                    f"mpmath polish of zero {first_index + i} left its bracket [{fmt_num(lo_t[i])}, {fmt_num(hi_t[i])}]: {xf!r}"
                 )
             out[i] = xf
     return out
@@ -650,14 +651,14 @@ def certify_zeros(values, start: int, *, margin: int = 64) -> Certificate:
         idx = start + low
         if idx[-1] > ref.size:
             k = int(low[np.flatnonzero(idx > ref.size)[0]])
-            raise ZeroDataError(f"value at index {start + k} ({values[k]!r}) lies below {T_POLISH} but "
+            raise ZeroDataError(f"value at index {start + k} ({fmt_num(values[k])}) lies below {T_POLISH} but "
                                 f"only {ref.size} zeros lie there: the indices are wrong")
         diff = np.abs(values[low] - ref[idx - 1])
         max_low = float(diff.max())
         if max_low > 1e-8:
             k = int(low[int(np.argmax(diff))])
             raise ZeroDataError(
-                f"gamma_{start + k} = {values[k]!r} differs from the polished zero {ref[start + k - 1]!r} by {diff.max():.3g}"
+                f"gamma_{start + k} = {fmt_num(values[k])} differs from the polished zero {fmt_num(ref[start + k - 1])} by {diff.max():.3g}"
             )
     high = np.flatnonzero(values >= T_POLISH)
     max_delta = 0.0
@@ -667,7 +668,7 @@ def certify_zeros(values, start: int, *, margin: int = 64) -> Certificate:
         if bad.size:
             k = int(high[bad[0]])
             raise ZeroDataError(
-                f"no sign change of Z within 1e-8 of gamma_{start + k} = {values[k]!r} "
+                f"no sign change of Z within 1e-8 of gamma_{start + k} = {fmt_num(values[k])} "
                 f"({bad.size} value(s) fail): not a zero to 1e-8"
             )
     rep = GenerationReport()
