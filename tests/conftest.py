@@ -21,6 +21,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+from zeta_rmt.utils.config import register_resolvers  # noqa: E402  (${zeta_div:...} in experiment files)
+
+register_resolvers()
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _network_guard():

@@ -28,12 +28,14 @@ from zeta_rmt.launch import runtime as cloud_runtime
 from zeta_rmt.launch import storage
 from zeta_rmt.report import records
 from zeta_rmt.utils.config import entry_path, group_entries
+from zeta_rmt.utils.config import register_resolvers as register_config_resolvers
 from zeta_rmt.utils import memory, threads, typecheck
 from zeta_rmt.utils.errors import ConfigError, HardwareError
 from zeta_rmt.utils.fsio import DiskFullError
 from zeta_rmt.utils.summary import print_summary
 
 cloud_runtime.register_resolvers()  # ${vertex_output_dir:} (jobs launched on Vertex AI)
+register_config_resolvers()  # ${zeta_div:a,b} (experiment files)
 
 
 def check_hardware(cfg: DictConfig) -> None:
@@ -100,7 +102,15 @@ def validate_config(cfg: DictConfig) -> None:
         for key, entry in group_entries(node).items():  # a wrong-typed value fails here, naming its key
             typecheck.check_node(entry, entry_path(group, key))
     tr = cfg.get("trainer") or {}
-    _int("trainer.max_epochs", tr.get("max_epochs"), 1)
+    if tr.get("max_steps") not in (None, -1):  # a budget in optimiser steps: max_epochs may be -1 (unbounded)
+        _int("trainer.max_steps", tr.get("max_steps"), 1)
+        if tr.get("max_epochs") != -1:
+            _int("trainer.max_epochs", tr.get("max_epochs"), 1)
+    else:
+        _int("trainer.max_epochs", tr.get("max_epochs"), 1)
+    cap = cfg.get("max_num_zeros")
+    if cap is not None:
+        _int("max_num_zeros", cap, 1)
     if tr.get("check_val_every_n_epoch") is not None:
         _int("trainer.check_val_every_n_epoch", tr.get("check_val_every_n_epoch"), 1)
     if cfg.get("seed") is not None:
@@ -141,6 +151,19 @@ def optimized_metrics(cfg: DictConfig) -> list[str]:
     return [str(metric)] if metric else []
 
 
+def _skipped(cfg: DictConfig, reason: str) -> dict[str, Any]:
+    """A sweep point this configuration does not run: ``metrics.json`` says so (``status: skipped``)."""
+    result = {"status": "skipped", "reason": reason, "regime": records.regime_of(cfg),
+              "num_zeros": int(cfg.data.num_zeros), "seed": cfg.get("seed"), "config_hash": config_hash(cfg),
+              "wall_time_s": 0.0, "epochs": 0, "optimized_metric": cfg.get("optimized_metric"), "final": {},
+              "best": None, "data": {}}
+    out_dir = cfg.get("paths", {}).get("output_dir")
+    if out_dir:
+        storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(result))
+    print(f"[zeta_rmt] {reason}", flush=True)
+    return result
+
+
 def _monitor_first_objective(cfg: DictConfig) -> None:
     """With several objectives, callbacks that monitor ``${optimized_metric}`` (the best checkpoint)
     follow the first one: a checkpoint callback takes one metric."""
@@ -177,6 +200,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train one run described by ``cfg``; return its final metrics (plain floats)."""
     t0 = time.perf_counter()
     validate_config(cfg)
+    cap = cfg.get("max_num_zeros")
+    if cap is not None and int(cfg.data.num_zeros) > int(cap):
+        return _skipped(cfg, f"data.num_zeros={cfg.data.num_zeros} is above max_num_zeros={cap} for this "
+                             f"configuration (e.g. a full-graph arm of experiment=scaling): skipped, nothing trained")
     storage.set_timeout(cfg.get("remote_timeout_s"))  # bounds every gs:// operation of this run
     datamodule = _instantiate(cfg.data, "data")
     datamodule.check_source()  # a missing or malformed data.source is the first error a user reads
@@ -257,6 +284,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "config_hash": config_hash(cfg),
         "wall_time_s": wall,
         "epochs": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),  # optimiser steps (the budget of experiment=ab_rg / scaling)
+        "train_nodes_seen": int(model.train_nodes_seen),  # this attempt's steps (a resumed run counts from there)
         "optimized_metric": metric_names if len(metric_names) > 1 else metric_name,
         "final": final,
         "best": best,

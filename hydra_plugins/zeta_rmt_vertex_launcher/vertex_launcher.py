@@ -73,6 +73,9 @@ class VertexLauncher(Launcher):
 
         setup_globals()
         register_resolvers()
+        from zeta_rmt.utils.config import register_resolvers as register_config_resolvers
+
+        register_config_resolvers()
         assert self.config is not None and self.hydra_context is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))

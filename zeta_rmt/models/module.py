@@ -104,6 +104,7 @@ class ZetaGNNModule(pl.LightningModule):
         self.baseline_models = build_baselines(baselines)
         self.baselines = tuple(self.baseline_models)
         self.last_extrapolation: dict[str, float] = {}
+        self.train_nodes_seen = 0  # train nodes in the loss, summed over this process's optimiser steps
         self._reset_caches()
 
     def check_data(self, datamodule) -> None:
@@ -179,6 +180,8 @@ class ZetaGNNModule(pl.LightningModule):
         # streamed blocks carry their mask sizes as ints: no device-to-host sync per step
         n = getattr(batch, f"{mask_name}_count", None)
         n = int(mask.sum()) if n is None else int(n)
+        if stage == "train":
+            self.train_nodes_seen += n  # the budget a run spent (reported per arm by experiment=ab_rg)
         if not torch.isfinite(total):
             detail = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in parts.items())
             raise NonFiniteLossError(
