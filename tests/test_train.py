@@ -97,7 +97,17 @@ def test_cli_gpu_message_is_one_clear_line(tmp_path):
 
 
 def test_cli_runs_and_prints_summary(tmp_path):
-    p = _cli("debug=fast", "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}")
+    """Also the daily-use contract of a run whose stdout is a pipe (not a TTY, as in Vertex AI job logs):
+    one progress line per epoch, and no advert, deprecation or transfer warning on either stream."""
+    p = _cli("debug=fast", "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=2", f"hydra.run.dir={tmp_path}")
     assert p.returncode == 0, p.stderr[-2000:]
     assert "extrapolation: zeros 401..420" in p.stdout
     assert json.loads((tmp_path / "metrics.json").read_text())["regime"] == "full"
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("[zeta_rmt] epoch ")]
+    assert [ln.split(" | ")[0] for ln in lines] == ["[zeta_rmt] epoch 1/2", "[zeta_rmt] epoch 2/2"], p.stdout[-2000:]
+    assert "train/loss" in lines[0] and "ETA" in lines[0] and "steps/s" in lines[1]
+    assert "extrap/mae_spacings" in lines[1]  # the validation of epoch 2
+    both = p.stdout + p.stderr
+    for noise in ("litlogger", "💡", "LeafSpec", "transfer_batch_to_device", "experimental features enabled",
+                  "non-supported Python version"):
+        assert noise not in both, noise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 import pytorch_lightning as pl
@@ -11,10 +12,38 @@ from zeta_rmt.metrics.spectral import compare_spacings
 
 def plot_spacing_density(pred: np.ndarray, true: np.ndarray, *, title: str = "", bins: int = 60,
                          s_max: float = 4.0) -> bytes:
-    """PNG bytes: histogram of the predicted unfolded spacings, the true zeros' spacing density
-    (a step histogram of the same window), Gaudin's exact GUE density and the Wigner surmise on
+    """PNG bytes of :func:`spacing_density_figure`."""
+    fig = spacing_density_figure(pred, true, title=title, bins=bins, s_max=s_max)  # selects Agg first
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fit_title(fig, text, max_rounds: int = 5) -> None:
+    """Wrap ``text`` (the axes title) until it lies inside the figure after layout."""
+    for _ in range(max_rounds):
+        fig.tight_layout()
+        fig.canvas.draw()
+        bb, fb = text.get_window_extent(), fig.bbox
+        if bb.x0 >= fb.x0 - 1 and bb.x1 <= fb.x1 + 1 and bb.y1 <= fb.y1 + 1:
+            return
+        lines = text.get_text().split("\n")
+        width = max(10, int(max(map(len, lines)) * fb.width / max(bb.width, 1.0) * 0.92))
+        new = "\n".join(textwrap.fill(line, width) or line for line in lines)
+        if new == text.get_text():
+            text.set_fontsize(max(5.0, text.get_fontsize() - 1))
+        text.set_text(new)
+
+
+def spacing_density_figure(pred: np.ndarray, true: np.ndarray, *, title: str = "", bins: int = 60,
+                           s_max: float = 4.0):
+    """Histogram of the predicted unfolded spacings, the true zeros' spacing density (a step
+    histogram of the same window), Gaudin's exact GUE density and the Wigner surmise on
     [0, s_max].  The legend gives each sample's size, KS distances and the share outside [0, s_max]
-    (all spacings enter the KS distances)."""
+    (all spacings enter the KS distances). The title is wrapped to fit the figure."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -51,7 +80,7 @@ def plot_spacing_density(pred: np.ndarray, true: np.ndarray, *, title: str = "",
         st = compare_spacings(pred, true)
         ax.text(0.98, 0.55, f"KS to Gaudin {st['ks/gaudin']:.3f}\nKS to surmise {st['ks/surmise']:.3f}\n"
                             f"KS to true {st['ks/true']:.3f}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
-    ax.set_xlabel("unfolded spacing s = N0(γ_{n+1}) − N0(γ_n)")
+    ax.set_xlabel(r"unfolded spacing $s = N_0(\gamma_{n+1}) - N_0(\gamma_n)$")
     ax.set_ylabel("density")
     ax.set_xlim(0.0, s_max)
     ax.set_ylim(0.0, top)
@@ -60,11 +89,8 @@ def plot_spacing_density(pred: np.ndarray, true: np.ndarray, *, title: str = "",
                 ha="right", va="top", fontsize=8, color="tab:blue")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    _fit_title(fig, ax.title)
+    return fig
 
 
 class SpacingDensityPlot(pl.Callback):

@@ -112,6 +112,9 @@ class GeneratorSource(ZeroSource):
 
 
 class TextSource(ZeroSource):
+    """A text file of one γ per line (:mod:`zeta_rmt.zeros.textfile`), read whole; gzip-compressed
+    text (a name ending in ``.gz``, or the gzip magic 1f 8b) is decompressed first."""
+
     def __init__(self, url: str, storage_options=None):
         self.name = url
         fs, path = storage.get_fs(url, storage_options)

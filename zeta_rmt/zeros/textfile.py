@@ -10,20 +10,26 @@ the header as a comment. Everything else is an error naming the file and line:
 a non-numeric or empty line, NaN/inf, a value ≤ 0, a value not above the previous line
 (duplicate or out of order), or a file with no values at all.
 
+A gzip-compressed file (a name ending in ``.gz``, or bytes starting with the gzip magic 1f 8b)
+is decompressed and read the same way.
+
 Also here: :func:`check_values` (finite, positive, strictly increasing — used by every source),
 :func:`check_float64` (zeros must be float64 unless the caller opts in) and :func:`fmt_num`
 (numbers in messages as plain text: ``7265.96``, never ``np.float64(7265.96)``).
 """
 from __future__ import annotations
 
+import gzip
 import math
 import re
+import zlib
 
 import numpy as np
 
 from zeta_rmt.zeros.errors import ZeroDataError
 
 HEADER_PREFIX = "# zeta_rmt zeros"
+GZIP_MAGIC = b"\x1f\x8b"
 _HEADER_RE = re.compile(r"^#\s*zeta_rmt\s+zeros((?:\s+[A-Za-z_]\w*=\S*)*)\s*$")
 
 
@@ -110,8 +116,29 @@ def _parse_header(line: bytes, origin: str) -> tuple[int, int | None]:
     return out["start"], out.get("count")
 
 
+def decompress_text(data: bytes, origin: str) -> bytes:
+    """The text of a file that may be gzip-compressed: decompressed when its bytes start with the
+    gzip magic 1f 8b or ``origin`` (its name or URL) ends in ``.gz``; other bytes unchanged."""
+    gz = data[:2] == GZIP_MAGIC
+    if not gz and not origin.lower().endswith(".gz"):
+        return data
+    if not gz:
+        raise ZeroDataError(f"{origin}: named .gz but not gzip-compressed (it does not start with the gzip "
+                            "magic bytes 1f 8b); rename it without .gz if it is plain text")
+    try:
+        text = gzip.decompress(data)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ZeroDataError(f"{origin}: damaged or truncated gzip file ({str(exc) or type(exc).__name__})") from None
+    if text.startswith(b"\x93NUMPY"):
+        raise ZeroDataError(f"{origin}: a gzip-compressed .npy; .npy sources are read uncompressed "
+                            "(decompress it, e.g. gunzip, and load the .npy)")
+    return text
+
+
 def parse_text_file(data: bytes, origin: str) -> tuple[int, np.ndarray]:
-    """Parse and validate the text format: (index of the first zero, float64 values)."""
+    """Parse and validate the text format: (index of the first zero, float64 values). Gzip-compressed
+    text (``.gz``, or bytes starting with 1f 8b) is decompressed first (:func:`decompress_text`)."""
+    data = decompress_text(data, origin)
     lines = data.split(b"\n")
     while lines and not lines[-1].strip():
         lines.pop()

@@ -41,6 +41,23 @@ class VerifyResult:
         return not self.problems
 
 
+def _zeros(n: int) -> str:
+    return f"{n:,} zero" if n == 1 else f"{n:,} zeros"
+
+
+def count_sentences(lo: int, hi: int, n_high: int, n_low: int, max_delta: float) -> list[str]:
+    """The outcome of the count check, one clause per line: the Turing count, the sign changes
+    above t = 600 and the polished zeros below it (singular/plural as the numbers ask)."""
+    out = [f"Turing count exact for indices {lo}..{hi}"]
+    if n_high:
+        each = "the 1 zero" if n_high == 1 else f"each of the {_zeros(n_high)}"
+        out.append(f"a sign change of Z within {max_delta:.1g} of {each} above t = 600")
+    if n_low:
+        verb = "matches" if n_low == 1 else "match"
+        out.append(f"the {_zeros(n_low)} below t = 600 {verb} the mpmath-polished zeros to 1e-8")
+    return out
+
+
 def _values_by_segment(src, first, last, seg, overlap):
     """Yield (start, values) over [first, last] in overlapping segments."""
     s = first
@@ -121,14 +138,12 @@ def verify_source(
             if gaps:
                 res.problems.append(f"count not certified between indices {gaps}")
             n_low = int(np.searchsorted(src.load(src.first, min(src.last - src.first + 1, 400)), 600.0))
-            res.checks["count"] = (
-                f"Turing count exact for indices {covered_lo}..{covered_hi}; a sign change of Z within "
-                f"{max_delta:.1g} of each of the {src.last - src.first + 1 - n_low} zeros above t=600; the {n_low} "
-                "below match the mpmath-polished zeros to 1e-8"
-            )
+            count_lines = count_sentences(covered_lo, covered_hi, src.last - src.first + 1 - n_low, n_low, max_delta)
+            res.checks["count"] = "; ".join(count_lines)
         say(res.checks["values"])
         if count_check:
-            say(res.checks["count"])
+            for line in count_lines:  # one short line each: a terminal does not break them mid-sentence
+                say(line)
     except ZeroDataError as exc:
         res.problems.append(str(exc))
     # 4. spot checks
