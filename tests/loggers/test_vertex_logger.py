@@ -115,8 +115,18 @@ def test_failed_training_marks_the_run_failed(fake_vertex, make_logger):
     md = fake_vertex.get(context_name("e", lg.version))["metadata"]
     assert md["_state"] == "FAILED"
     assert md["_metrics"]["train_loss"] == pytest.approx(logged_points(lg)["train_loss"][3])  # last before the failure
-    # no TensorBoard configured: summary metrics only, no time series
+    # no TensorBoard configured: summary metrics only, no time series -- and the run says so once, at run time
     assert not fake_vertex.requests_matching(pattern=r"tensorboards")
+
+
+def test_run_without_tensorboard_warns_that_time_series_stay_journaled(fake_vertex, make_logger, caplog):
+    lg = make_logger(fake_vertex)
+    with caplog.at_level("WARNING"):
+        fit(lg, epochs=2, module=TinyModule())
+    said = [r.getMessage() for r in caplog.records if "has no TensorBoard" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "stay in the journal" in said[0] and "logger.tensorboard=" in said[0]
+    assert f"python -m zeta_rmt.loggers.vertex sync {lg.log_dir}" in said[0]
 
 
 def test_rank_nonzero_does_nothing(fake_vertex, make_logger):

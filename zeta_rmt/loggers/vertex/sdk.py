@@ -401,6 +401,7 @@ class VertexRun:
         self.experiment = None
         self.state_at_connect: str | None = None  # the run's state on Vertex AI when it was resumed
         self.reopen_noted = False  # "already COMPLETE; reopening" was said (by the logger or here)
+        self.no_tensorboard_noted = False  # "time series stay journaled: no TensorBoard" was said
         self._series: dict[str, str] = {}  # time-series display name -> id, in tb_run
 
     @property

@@ -77,6 +77,14 @@ def upload_pass(run: VertexRun, plan: RunPlan, ulog: UploadLog, max_points: int 
         ulog.record_digest("params", params_digest)
         stats.params = True
 
+    if not run.has_tensorboard and plan.points and not run.no_tensorboard_noted:
+        run.no_tensorboard_noted = True
+        n = sum(len(v) for v in plan.points.values())
+        log.warning(f"Vertex AI run {run.target.experiment}/{run.target.run_name} has no TensorBoard (logger.tensorboard "
+                    f"is unset and the experiment has no backing one): its {n}+ time-series point(s) stay in the "
+                    f"journal {ulog.dir} and only summary metrics are uploaded. Set logger.tensorboard=<TensorBoard "
+                    f"ID> (or assign one to the experiment), then `python -m zeta_rmt.loggers.vertex sync "
+                    f"{ulog.dir}` uploads them")
     if run.has_tensorboard:
         pending = ulog.pending(plan)
         # Settle writes whose outcome is unknown: read what the server holds, skip it.
