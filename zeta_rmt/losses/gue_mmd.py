@@ -11,7 +11,7 @@ from zeta_rmt.losses.base import LossInputs, zero_like_graph
 from zeta_rmt.losses.fast_gauss import fast_mmd2
 from zeta_rmt.losses.gue_nll import UNFOLDINGS, predicted_spacings
 from zeta_rmt.losses.kernels import gaussian_kernel_sum, gaussian_kernel_sum_dense
-from zeta_rmt.losses.surmise import sample_wigner_surmise
+from zeta_rmt.losses.surmise import sample_groups_surmise, sample_wigner_surmise
 from zeta_rmt.rmt.gaudin import gaudin_ppf
 from zeta_rmt.rmt.gue import gue_spacings
 
@@ -19,7 +19,10 @@ MODES = ("fast", "dense", "chunked", "sampled")
 #: below this many kernel pairs ``fast`` sums directly (chunked): exact, and cheaper than setting up the
 #: expansions (measured: 0.85 ms direct vs 3.3 ms fast at 100 spacings and 100 samples, f+b)
 DIRECT_PAIRS = 300_000
-SAMPLES = ("surmise", "gaudin", "gue")
+SAMPLES = ("surmise", "gaudin", "gue", "groups")
+#: how many reference samples a call draws: min(num_samples, n) (the groups' full-graph script) or
+#: always num_samples (their cluster script: 200 per cluster)
+SAMPLE_COUNTS = ("min_n", "fixed")
 
 
 class GUEMMDLoss(nn.Module):
@@ -27,9 +30,15 @@ class GUEMMDLoss(nn.Module):
 
     ``x``: the unfolded predicted spacings (n of them, as for :class:`GUENLLLoss`, with the same
     ``unfolding`` choice ``global_mean`` (the groups') or ``local``);
-    ``y``: ``m = min(num_samples, n)`` fresh reference spacings, from ``samples``:
+    ``y``: ``m`` fresh reference spacings per call (``sample_count``: ``min_n`` m = min(num_samples, n), the
+    groups' full-graph script; ``fixed`` m = num_samples whatever n, their cluster script's 200 per cluster),
+    from ``samples``:
 
-      * ``surmise`` (the groups'): the Wigner surmise, rejection-sampled on [0, 3];
+      * ``surmise`` (default): the Wigner surmise, exact draws truncated at 3 (mass ~1e-5 dropped);
+      * ``groups``: the groups' rejection sampler as they wrote it (s ~ U[0, 3], u ~ U[0, 0.6], keep
+        u ≤ p_W(s)); its ceiling is below the surmise's peak 0.937, so it draws min(p_W, 0.6)/Z
+        (mean 1.0205, variance 0.2070, KS distance 0.053 to the surmise;
+        :mod:`zeta_rmt.losses.surmise`): for reproducing their runs only;
       * ``gaudin``: Gaudin's exact law by inverse-CDF sampling (uniforms from torch's RNG);
       * ``gue``: bulk spacings of Dumitriu–Edelman tridiagonal GUE matrices (size
         ``gue_matrix_size``, semicircle-unfolded): a pool of ``gue_pool`` spacings is drawn once
@@ -72,6 +81,7 @@ class GUEMMDLoss(nn.Module):
         gue_pool: int = 20_000,
         pool_seed: int = 0,
         tol: float = 1e-10,
+        sample_count: str = "min_n",
     ):
         super().__init__()
         key = "loss.components.gue_mmd"
@@ -86,6 +96,8 @@ class GUEMMDLoss(nn.Module):
             raise ValueError(f"{key}.num_samples must be >= 2, got {num_samples!r}")
         if samples not in SAMPLES:
             raise ValueError(f"{key}.samples must be one of {SAMPLES}, got {samples!r}")
+        if sample_count not in SAMPLE_COUNTS:
+            raise ValueError(f"{key}.sample_count must be one of {SAMPLE_COUNTS}, got {sample_count!r}")
         if unfolding not in UNFOLDINGS:
             raise ValueError(f"{key}.unfolding must be one of {UNFOLDINGS}, got {unfolding!r}")
         if samples == "gue" and (int(gue_matrix_size) < 20 or int(gue_pool) < 2):
@@ -101,6 +113,7 @@ class GUEMMDLoss(nn.Module):
         self.chunk = int(chunk)
         self.max_points = int(max_points)
         self.samples = samples
+        self.sample_count = sample_count
         self.unfolding = unfolding
         self.gue_matrix_size = int(gue_matrix_size)
         self.gue_pool = int(gue_pool)
@@ -133,6 +146,8 @@ class GUEMMDLoss(nn.Module):
         """``m`` reference spacings from ``samples`` (see the class docstring)."""
         if self.samples == "surmise":
             return sample_wigner_surmise(m, dtype=dtype, device=device)
+        if self.samples == "groups":
+            return sample_groups_surmise(m, dtype=dtype, device=device)
         if self.samples == "gaudin":
             u = torch.rand(m, dtype=torch.float64).numpy()
             return torch.from_numpy(gaudin_ppf(u)).to(dtype=dtype, device=device)
@@ -148,6 +163,6 @@ class GUEMMDLoss(nn.Module):
         if self.mode == "sampled" and s.numel() > self.max_points:
             pick = torch.randperm(s.numel(), device=s.device)[: self.max_points]
             s = s[pick]
-        m = min(self.num_samples, s.numel())
+        m = self.num_samples if self.sample_count == "fixed" else min(self.num_samples, s.numel())
         y = self.reference_samples(m, dtype=s.dtype, device=s.device)
         return self.mmd2(s, y)

@@ -16,7 +16,8 @@ whole network:
 saving only the L + K − 1 post-ReLU activations (ReLU's mask is ``> 0`` of its output) in buffers
 that are kept across steps, with two more as scratch (the no-gradient passes, such as the rg
 penalty's, use the scratch pair and never touch a pending backward's activations).  Same values as
-the layer-by-layer path to float32 rounding (tested).
+the layer-by-layer path to float32 rounding (tested).  Without graph-layer biases
+(``model.net.bias=false``) the c_k and their gradients are left out.
 """
 from __future__ import annotations
 
@@ -70,11 +71,12 @@ class _Lease:
 
 
 def _read_out(r: Tensor, theta: Tensor, bias: Tensor, adj: BandedAdjacency, skip_term: Optional[Tensor]) -> Tensor:
-    """ŷ = Â (r Θ_Kᵀ) + c_K [+ h_L w_skip], in the head's dtype; one column squeezed to (n,)."""
+    """ŷ = Â (r Θ_Kᵀ) [+ c_K] [+ h_L w_skip], in the head's dtype; one column squeezed to (n,)."""
     t = head_product(r, theta).contiguous()
     y = torch.empty_like(t)
     banded_product_into(t, adj._dinv_for(t), adj.offsets, y)
-    y.add_(bias)
+    if bias is not None:
+        y.add_(bias)
     if skip_term is not None:
         y.add_(skip_term)
     return y[:, 0] if y.shape[1] == 1 else y
@@ -104,7 +106,7 @@ class _FusedGCN(torch.autograd.Function):
             torch.mm(r, theta.t(), out=a)
             out = saved[len(mlp) + k]
             banded_product_into(a, dinv, adj.offsets, out, work=b)
-            r = out.add_(c).relu_()
+            r = (out if c is None else out.add_(c)).relu_()
         out = _read_out(r, *convs[-1], adj, head_product(h_l, skip) if skip is not None else None)
         ctx.engine, ctx.lease = engine, lease
         ctx.save_for_backward(x, *params)
@@ -134,7 +136,7 @@ class _FusedGCN(torch.autograd.Function):
         banded_product_into(delta, adj._dinv_for(delta), adj.offsets, u)
         r_prev = acts[-1]
         d_theta = head_weight_grad(u, r_prev)
-        grads_conv.append((d_theta, delta.sum(0)))
+        grads_conv.append((d_theta, delta.sum(0) if convs[-1][1] is not None else None))
         d_r = head_input_grad(u, theta_k, g_scr)
         d_skip = None
         if skip is not None:
@@ -144,7 +146,7 @@ class _FusedGCN(torch.autograd.Function):
             theta, _ = convs[k]
             r_k = acts[n_mlp + k]
             g = relu_backward_(d_r, r_k)  # in place on g_scr
-            d_c = g.sum(0)
+            d_c = g.sum(0) if convs[k][1] is not None else None
             banded_product_into(g, dinv, adj.offsets, u_scr)
             r_prev = acts[n_mlp + k - 1]
             d_theta = u_scr.t() @ r_prev
@@ -169,8 +171,8 @@ class _FusedGCN(torch.autograd.Function):
         flat = []
         for d_w, d_b in grads_mlp:
             flat += [d_w, d_b]
-        for d_theta, d_c in grads_conv:
-            flat += [d_theta, d_c]
+        for d_theta, d_c in grads_conv:  # no entry for an absent bias (model.net.bias=false)
+            flat += [d_theta] if d_c is None else [d_theta, d_c]
         if skip is not None:
             flat.append(d_skip)
         flat = [g_.to(p.dtype) for g_, p in zip(flat, params)]
@@ -193,7 +195,7 @@ class FusedBandedEngine:
             if isinstance(layer, nn.Linear):
                 out += [layer.weight, layer.bias]
         for conv in net.convs:
-            out += [conv.lin.weight, conv.bias]
+            out += [conv.lin.weight] if conv.bias is None else [conv.lin.weight, conv.bias]
         if net.skip is not None:
             out.append(net.skip.weight)
         return out
@@ -203,7 +205,7 @@ class FusedBandedEngine:
         n_mlp = sum(1 for layer in net.mlp if isinstance(layer, nn.Linear))
         it = iter(params)
         mlp = [(next(it), next(it)) for _ in range(n_mlp)]
-        convs = [(next(it), next(it)) for _ in range(len(net.convs))]
+        convs = [(next(it), None if conv.bias is None else next(it)) for conv in net.convs]
         skip = next(it) if net.skip is not None else None
         return mlp, convs, skip
 
@@ -248,5 +250,5 @@ class FusedBandedEngine:
             other = a if r is b else b
             torch.mm(r, theta.t(), out=other)  # r is not needed after this product: its buffer takes Â·
             banded_product_into(other, dinv, adj.offsets, r)
-            r = r.add_(c).relu_()
+            r = (r if c is None else r.add_(c)).relu_()
         return _read_out(r, *convs[-1], adj, skip_term)
