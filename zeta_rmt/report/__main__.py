@@ -49,7 +49,12 @@ def main(argv=None) -> int:
         print(f"zeta_rmt.report: error: {exc}", file=sys.stderr)
         return 2
     n_ok = sum(r.ok for r in rep.runs)
-    print(f"{len(rep.runs)} runs ({n_ok} completed, {len(rep.runs) - n_ok} failed or missing)")
+    skipped = sum(r.skipped for r in rep.runs)
+    print(f"{len(rep.runs)} runs ({n_ok} completed, {sum(r.failed for r in rep.runs)} failed or missing"
+          + (f", {skipped} skipped" if skipped else "") + ")")
+    if rep.scaling_verdict:  # a sweep over N: the two-part answer first
+        print("As N grows, part 1: " + rep.scaling_verdict[0])
+        print("As N grows, part 2: " + rep.scaling_verdict[1])
     print(rep.verdict or "No verdict: both regimes need completed runs.")
     print(f"report: {rep.markdown}\n        {rep.html}\n        {rep.json}")
     for name, p in rep.plots.items():

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeta_rmt.report import pareto, plots
+from zeta_rmt.report import pareto, scaling, plots
 from zeta_rmt.report.collect import (
     ReportInputError,
     Run,
@@ -62,6 +62,7 @@ class Report:
     scenario: str | None
     plots: dict[str, Path] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
+    scaling_verdict: list[str] | None = None  # the two parts of a sweep over N (issue 14)
 
 
 def default_out_dir(paths: list[str]) -> Path:
@@ -123,7 +124,13 @@ def _caveats(runs: list[Run], arms: list[str], contrast: tuple[str, str] | None)
     """What the verdict sentence does not say: the budget in optimiser steps, and whether any
     model beats the smooth baseline at all."""
     out = []
-    if contrast:
+    budgets = {r.config.get("trainer.max_steps") for r in runs if r.ok and contrast and r.arm in contrast}
+    matched = len(budgets) == 1 and isinstance(next(iter(budgets)), int) and next(iter(budgets)) > 0
+    if matched:  # experiment=ab_rg / scaling: every arm stops after the same number of optimiser steps
+        out.append(f"the budget is matched in optimiser steps: {next(iter(budgets))} per run in every arm "
+                   f"(trainer.max_steps); a full-graph step sees every train node, a cluster step one cluster; "
+                   f"mean wall times are in the table below.")
+    if contrast and not matched:
         steps = []
         for arm in contrast:
             rs = [r for r in runs if r.ok and r.arm == arm]
@@ -182,7 +189,8 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
         rs = [r for r in runs if r.arm == arm]
         ok = [r for r in rs if r.ok]
         per_arm[arm] = {
-            "runs": len(rs), "completed": len(ok), "failed": len(rs) - len(ok),
+            "runs": len(rs), "completed": len(ok), "failed": sum(r.failed for r in rs),
+            "skipped": sum(r.skipped for r in rs),
             "num_zeros": sorted({r.num_zeros for r in rs if r.num_zeros is not None}),
             "epochs": sorted({r.epochs for r in ok if r.epochs is not None}),
             "metrics": {m: mean_ci(_values(runs, arm, m)).__dict__ for m in [metric, *secondary]},
@@ -211,6 +219,7 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
     keep("sensitivity", plots.sensitivity_plot(runs, varying, metric, out / "sensitivity.png", ok_arms))
     keep("curves", plots.curves_plot(runs, arms, metric, out / "curves.png"))
     keep("optuna", plots.optuna_plot(runs, metric, out / "optuna.png"))
+    scal = scaling.scaling_part(runs, out, alpha=alpha, min_effect=min_effect)  # a sweep over N (issue 14)
     fronts = pareto.pareto_fronts(paths, runs, study)  # multi-objective Optuna searches
     pareto_section, pareto_figs = pareto.pareto_blocks(fronts, out)
 
@@ -244,7 +253,8 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
     blocks: list = [Heading(1, "zeta_rmt report"),
                     Para(f"Sources: {', '.join(paths)}. Generated {_dt.datetime.now().isoformat(timespec='seconds')}. "
                          f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + "."),
-                    Heading(2, "Verdict")]
+                    *(scal.blocks if scal is not None else []),
+                    Heading(2, "Verdict" if scal is None else "Verdict over all N pooled (one N at a time: above)")]
     if verdict is not None:
         blocks.append(Para(verdict.sentence, strong=True))
         t = verdict.test
@@ -263,8 +273,9 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
         blocks.append(Para("No verdict: the runs do not hold completed runs of both regimes (full and cluster); "
                            f"arms with completed runs: {ok_arms or 'none'}.", strong=True))
     blocks += [Heading(2, "Per arm (mean ± 95 % CI over runs)"),
-               Table(["arm", "runs", "completed", "failed", "N", "epochs", f"{metric}", *secondary, "wall time s"],
-                     [[arm, str(d["runs"]), str(d["completed"]), str(d["failed"]),
+               Table(["arm", "runs", "completed", "failed", "skipped", "N", "epochs", f"{metric}", *secondary,
+                      "wall time s"],
+                     [[arm, str(d["runs"]), str(d["completed"]), str(d["failed"]), str(d["skipped"]),
                        ",".join(map(str, d["num_zeros"])) or "-", ",".join(map(str, d["epochs"])) or "-",
                        *[fmt_ci(mean_ci(_values(runs, arm, m))) for m in [metric, *secondary]],
                        fmt_ci(mean_ci([r.wall_time_s for r in runs if r.ok and r.arm == arm
@@ -314,6 +325,8 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
         blocks.append(Details("configuration shared by every run",
                               [Pre("\n".join(f"{k}: {v}" for k, v in common.items()))]))
     figs.update(pareto_figs)
+    if scal is not None:  # (its images are in its own section, above)
+        figs.update(scal.figs)
     md = to_markdown(blocks, out)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(to_html(blocks, title))
@@ -321,8 +334,9 @@ def build_report(paths, out_dir=None, *, metric: str | None = None, alpha: float
         "sources": paths, "metric": metric, "alpha": alpha, "min_effect": min_effect,
         "verdict": verdict.as_dict() if verdict else None, "arms": per_arm, "pairwise": pairwise,
         "caveats": caveats, "spacings": spacing_info, "plots": {k: str(v) for k, v in figs.items()}, "runs": run_json,
-        "completed": n_ok, "pareto": fronts,
+        "completed": n_ok, "pareto": fronts, **({"scaling": scal.data} if scal is not None else {}),
     }
     (out / "report.json").write_text(json.dumps(data, indent=2, default=str))
     return Report(out, out / "report.md", out / "report.html", out / "report.json",
-                  verdict.sentence if verdict else None, verdict.scenario if verdict else None, figs, runs)
+                  verdict.sentence if verdict else None, verdict.scenario if verdict else None, figs, runs,
+                  scal.sentences() if scal is not None else None)

@@ -29,6 +29,12 @@ IGNORED_KEY_PREFIXES = ("paths.", "hydra.", "cloud.", "logger.", "callbacks.", "
 STUDY_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
+#: ``metrics.json`` status of a sweep point above its configuration's N cap (``max_num_zeros``, e.g. a
+#: full-graph arm of experiment=scaling): nothing was trained, by design. Such a run is neither
+#: completed nor failed; its ``reason`` is kept in ``Run.extra["reason"]``.
+SKIPPED = "skipped"
+
+
 class ReportInputError(ValueError):
     """A report source that cannot be read (missing path, empty study, bad URL)."""
 
@@ -39,7 +45,7 @@ class Run:
 
     run_id: str                       # short name shown in the report
     source: str                       # its folder, trial or Vertex run
-    status: str                       # completed | failed | missing
+    status: str                       # completed | failed | preempted | missing | skipped (see SKIPPED)
     regime: str | None = None
     seed: int | None = None
     num_zeros: int | None = None
@@ -60,6 +66,16 @@ class Run:
     @property
     def ok(self) -> bool:
         return self.status == "completed"
+
+    @property
+    def skipped(self) -> bool:
+        """A sweep point its configuration does not run (:data:`SKIPPED`): neither completed nor failed."""
+        return self.status == SKIPPED
+
+    @property
+    def failed(self) -> bool:
+        """Ran (or was meant to run) and did not complete: failed, preempted or missing -- not skipped."""
+        return not (self.ok or self.skipped)
 
     @property
     def arm(self) -> str:
@@ -203,6 +219,8 @@ def load_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
             continue
     run.best = rec.get("best") or None
     run.error = _short_error(rec.get("error"))
+    if run.status == SKIPPED and rec.get("reason"):
+        run.extra["reason"] = str(rec["reason"])
     hist = _read_json(run_dir / HISTORY_FILE)
     run.history = hist if isinstance(hist, list) else []
     if (run_dir / PREDICTIONS_FILE).exists():

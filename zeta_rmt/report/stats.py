@@ -208,3 +208,134 @@ def decide(a, b, *, metric: str, arm_a: str, arm_b: str, alpha: float = 0.05, mi
 def _sd(x) -> float:
     x = np.asarray([v for v in x if v is not None and math.isfinite(v)], dtype=np.float64)
     return float(x.std(ddof=1)) if x.size >= 2 else math.nan
+
+
+# -- paired seeds, trends and interactions (the scaling sweep, zeta_rmt.report.scaling) --------------
+PAIRED_TEST_NAME = "paired two-sided t-test over seeds"
+OLS_SLOPE_TEST = "OLS slope with a t-based CI (n − 2 df)"
+INTERACTION_TEST_NAME = "t-test of the arm × log10 N interaction in an OLS fit"
+
+
+def paired_test(a, b, confidence: float = 0.95) -> TestResult:
+    """Paired t-test of mean(a - b) == 0 for values paired by position (the same seed in both arms)
+    and the t CI of that mean difference. Pairs with a missing or non-finite value are dropped;
+    zero spread of the differences is decided exactly (p = 1 for a zero mean, else 0)."""
+    pairs = [(float(x), float(y)) for x, y in zip(a, b)
+             if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+    n = len(pairs)
+    xa = np.asarray([p[0] for p in pairs], dtype=np.float64)
+    xb = np.asarray([p[1] for p in pairs], dtype=np.float64)
+    ma = float(xa.mean()) if n else math.nan
+    mb = float(xb.mean()) if n else math.nan
+    diff = ma - mb
+    if n < 2:
+        return TestResult(PAIRED_TEST_NAME, n, n, ma, mb, diff, math.nan, math.nan, math.nan, math.nan, math.nan)
+    d = xa - xb
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        p = 1.0 if diff == 0 else 0.0
+        stat = 0.0 if diff == 0 else math.copysign(math.inf, diff)
+        return TestResult(PAIRED_TEST_NAME, n, n, ma, mb, diff, stat, float(n - 1), p, diff, diff)
+    res = sps.ttest_rel(xa, xb)
+    h = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
+    return TestResult(PAIRED_TEST_NAME, n, n, ma, mb, diff, float(res.statistic), float(n - 1), float(res.pvalue),
+                      diff - h, diff + h)
+
+
+def paired_sample_size(sd_diff: float, delta: float, alpha: float = 0.05, power: float = 0.8,
+                       max_n: int = 1_000_000) -> int | None:
+    """Seed pairs so that a two-sided level-``alpha`` paired t-test detects a mean difference
+    ``delta`` with probability ``power`` (normal formula refined with t quantiles)."""
+    if not (math.isfinite(sd_diff) and math.isfinite(delta)) or delta == 0:
+        return None
+    if sd_diff == 0:
+        return 2
+    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    n = max(2, math.ceil((z * sd_diff / delta) ** 2))
+    for _ in range(20):
+        t = sps.t.ppf(1 - alpha / 2, n - 1) + sps.t.ppf(power, n - 1)
+        new = max(2, math.ceil((t * sd_diff / delta) ** 2))
+        if new == n:
+            break
+        n = new
+    return min(n, max_n)
+
+
+def scenario_of(t: TestResult, alpha: float = 0.05, min_effect: float = 0.1) -> tuple[str, str, float]:
+    """The rules of :func:`decide` applied to any test of errors ``a`` (full-graph arm) minus ``b``
+    (cluster arm), lower is better: (scenario, why, margin) with scenario "A" | "B" |
+    "inconclusive" and why one of "too few seeds", "full graph significantly better",
+    "cluster significantly better", "negligible difference", "CI wider than the margin"."""
+    margin = abs(t.mean_a) * min_effect if math.isfinite(t.mean_a) else math.nan
+    if t.n_a < 2 or t.n_b < 2 or not math.isfinite(t.p_value):
+        return "inconclusive", "too few seeds", margin
+    if t.p_value < alpha:
+        if t.diff < 0:
+            return "B", "full graph significantly better", margin
+        return "A", "cluster significantly better", margin
+    if math.isfinite(margin) and t.ci_low >= -margin and t.ci_high <= margin:
+        return "A", "negligible difference", margin
+    return "inconclusive", "CI wider than the margin", margin
+
+
+def ols_slope(x, y, confidence: float = 0.95) -> dict:
+    """Least-squares line y = intercept + slope x: the slope, its standard error, its t-based CI
+    (n − 2 df) and the two-sided p-value of slope == 0. Pairs with a non-finite value are dropped;
+    fewer than 2 distinct x give NaN, exactly 2 points a slope without CI."""
+    pts = [(float(u), float(v)) for u, v in zip(x, y)
+           if u is not None and v is not None and math.isfinite(u) and math.isfinite(v)]
+    n = len(pts)
+    out = {"test": OLS_SLOPE_TEST, "n": n, "df": n - 2, "slope": math.nan, "intercept": math.nan,
+           "stderr": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
+    xs = np.asarray([p[0] for p in pts], dtype=np.float64)
+    ys = np.asarray([p[1] for p in pts], dtype=np.float64)
+    if n < 2 or np.ptp(xs) == 0:
+        return out
+    if n == 2:
+        slope = float((ys[1] - ys[0]) / (xs[1] - xs[0]))
+        out.update(slope=slope, intercept=float(ys[0] - slope * xs[0]))
+        return out
+    res = sps.linregress(xs, ys)
+    se = float(res.stderr)
+    h = float(sps.t.ppf(0.5 + confidence / 2, n - 2) * se)
+    p = float(res.pvalue) if se > 0 else (1.0 if res.slope == 0 else 0.0)
+    out.update(slope=float(res.slope), intercept=float(res.intercept), stderr=se, ci_low=float(res.slope) - h,
+               ci_high=float(res.slope) + h, p_value=p)
+    return out
+
+
+def interaction_test(x, y, group, confidence: float = 0.95) -> dict:
+    """OLS fit y = b0 + b1 x + b2 g + b3 g x (g = 1 for one arm, 0 for the other) and the two-sided
+    t-test of b3 == 0: b3 is how much faster y rises with x in the g = 1 arm, i.e. the slope of the
+    gap (g = 1 minus g = 0) against x. Returns the coefficients, b3's standard error, t, df
+    (n − 4), p-value and CI; NaN where the design is rank-deficient or df < 1."""
+    rows = [(float(u), float(v), float(g)) for u, v, g in zip(x, y, group)
+            if u is not None and v is not None and math.isfinite(u) and math.isfinite(v)]
+    n = len(rows)
+    out = {"test": INTERACTION_TEST_NAME, "n": n, "df": n - 4, "coef": [math.nan] * 4, "interaction": math.nan,
+           "stderr": math.nan, "statistic": math.nan, "p_value": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    if n < 4:
+        return out
+    xs = np.asarray([r[0] for r in rows])
+    ys = np.asarray([r[1] for r in rows])
+    gs = np.asarray([r[2] for r in rows])
+    design = np.column_stack([np.ones(n), xs, gs, gs * xs])
+    coef, _, rank, _ = np.linalg.lstsq(design, ys, rcond=None)
+    if rank < 4:
+        return out
+    b3 = float(coef[3])
+    out.update(coef=[float(c) for c in coef], interaction=b3)
+    df = n - 4
+    if df < 1:
+        return out
+    resid = ys - design @ coef
+    sigma2 = float(resid @ resid) / df
+    se = math.sqrt(sigma2 * float(np.linalg.inv(design.T @ design)[3, 3]))
+    if se == 0.0:
+        stat = 0.0 if b3 == 0 else math.copysign(math.inf, b3)
+        out.update(stderr=0.0, statistic=stat, p_value=1.0 if b3 == 0 else 0.0, ci_low=b3, ci_high=b3)
+        return out
+    stat = b3 / se
+    h = float(sps.t.ppf(0.5 + confidence / 2, df) * se)
+    out.update(stderr=se, statistic=stat, p_value=float(2 * sps.t.sf(abs(stat), df)), ci_low=b3 - h, ci_high=b3 + h)
+    return out
