@@ -292,3 +292,23 @@ def test_multi_objective_toy_app_and_the_report_pareto_front(tmp_path, capsys):
         assert "## Pareto front: study toy" in md and "](pareto.png)" in md
         assert (out / "pareto.png").stat().st_size > 1000
     capsys.readouterr()
+
+
+def test_training_config_takes_several_objectives(tmp_path):
+    """train.py's side of a multi-objective search: a list of metrics validates, the best checkpoint
+    follows the first objective, and the run returns one value per objective."""
+    from omegaconf import OmegaConf
+
+    from tests.conftest import compose_config
+    from zeta_rmt.train import _monitor_first_objective, optimized_metrics, validate_config
+
+    cfg = compose_config(["debug=fast", "optimized_metric=[extrap/mse,extrap/ks/gaudin]"], output_dir=tmp_path)
+    validate_config(cfg)
+    assert optimized_metrics(cfg) == ["extrap/mse", "extrap/ks/gaudin"]
+    _monitor_first_objective(cfg)
+    assert cfg.callbacks.model_checkpoint.monitor == "extrap/mse"
+    bad = compose_config(["debug=fast", "optimized_metric=[extrap/mse,3]"], output_dir=tmp_path)
+    with pytest.raises(Exception, match="optimized_metric must be a metric name"):
+        validate_config(bad)
+    one = compose_config(["debug=fast"], output_dir=tmp_path)
+    assert optimized_metrics(one) == ["extrap/mse"] and OmegaConf.select(one, "callbacks.model_checkpoint.monitor") == "extrap/mse"

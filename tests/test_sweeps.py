@@ -189,7 +189,9 @@ def test_ab_rg_composes_every_arm_at_the_same_budget():
     for arm in arms:
         cfg = compose_config(["experiment=ab_rg", f"ab_arm={arm}"], output_dir="/tmp/unused")
         seen[arm] = cfg
-        assert cfg.data.num_zeros == 2000 and cfg.trainer.max_epochs == 200
+        # the same budget in optimiser steps for every arm (a cluster epoch is num_parts steps)
+        assert cfg.data.num_zeros == 2000 and cfg.trainer.max_steps == 200 and cfg.trainer.max_epochs == -1
+        assert cfg.trainer.val_check_interval == 20 and cfg.trainer.check_val_every_n_epoch is None
         assert list(cfg.data.primes) == [2, 3, 5, 7, 11] and cfg.model.optimizer.lr == 0.005
         regime = "cluster" if "Cluster" in cfg.data._target_ else "full"
         assert arm.startswith(regime)

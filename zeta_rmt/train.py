@@ -97,6 +97,7 @@ def validate_config(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
 
+    _monitor_first_objective(cfg)  # several objectives: the best checkpoint follows the first
     for group in ("data", "model", "loss", "trainer", "callbacks", "logger"):
         node = cfg.get(group)
         for key, entry in group_entries(node).items():  # a wrong-typed value fails here, naming its key
@@ -226,7 +227,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
     model = _instantiate(cfg.model, "model", loss=loss)
     model.check_data(datamodule)  # e.g. AR(16) needs 34 known zeros: refused now, naming data.num_zeros
-    _monitor_first_objective(cfg)
     callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
     if cfg.trainer.get("enable_progress_bar") is False:  # Lightning refuses a bar callback then: drop ours
         from pytorch_lightning.callbacks.progress.progress_bar import ProgressBar

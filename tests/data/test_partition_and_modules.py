@@ -146,7 +146,7 @@ def test_extrapolation_padding_gives_full_neighbourhoods():
 
     big = adelic_graph(400, [2, 3])
     x = torch.log(torch.arange(1, 401, dtype=torch.float64)).unsqueeze(-1)
-    a = torch.sparse_coo_tensor(big.edge_index, big.edge_weight.double(), (400, 400))
+    a = torch.sparse_coo_tensor(big.edge_index, big.edge_weight.double(), (400, 400), check_invariants=True)
     want = torch.sparse.mm(a, torch.sparse.mm(a, x))[300:310, 0]
     torch.testing.assert_close(two_hops(b1), want, rtol=1e-6, atol=1e-6)
     assert not torch.allclose(two_hops(b0), want, rtol=1e-6, atol=1e-6)  # the unpadded window ends at N+K
