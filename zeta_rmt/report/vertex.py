@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from zeta_rmt.report.collect import ReportInputError, Run, load_run_dir
+from zeta_rmt.report.runs import ReportInputError, Run, load_run_dir
 
 STATES = {"COMPLETE": "completed", "FAILED": "failed"}
 REGIMES = {"ClusterDataModule": "cluster", "FullGraphDataModule": "full"}
