@@ -140,7 +140,8 @@ def test_extrapolation_padding_gives_full_neighbourhoods():
     assert int(b0.node_index[-1]) == 309 and int(b1.node_index[-1]) == 309 + 3 * 3
 
     def two_hops(batch):
-        a = torch.sparse_coo_tensor(batch.edge_index, batch.edge_weight.double(), (batch.num_nodes,) * 2)
+        a = torch.sparse_coo_tensor(batch.edge_index, batch.edge_weight.double(), (batch.num_nodes,) * 2,
+                                check_invariants=True)
         out = torch.sparse.mm(a, torch.sparse.mm(a, batch.x.double()))
         return out[(torch.as_tensor(idx0) - int(batch.node_index[0]))][:, 0]
 

@@ -20,7 +20,7 @@ def pair(**kw):
 
 
 def rel(a, b):
-    return float((a.double() - b.double()).abs().max() / b.double().abs().max())
+    return float((a.detach().double() - b.detach().double()).abs().max() / b.detach().double().abs().max())
 
 
 @pytest.mark.parametrize("kw", [{}, {"head_dtype": "float32"}, {"skip": True, "in_channels": 3},
