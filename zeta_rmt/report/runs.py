@@ -96,6 +96,9 @@ class Run:
 
 
 def _num(v) -> float | None:
+    """A finite float, or None (also for booleans and text)."""
+    if isinstance(v, bool) or v is None:
+        return None
     try:
         f = float(v)
     except (TypeError, ValueError):

@@ -34,7 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeta_rmt.report.collect import Run
+from zeta_rmt.report.runs import Run, _num
 from zeta_rmt.report.records import METRICS_FILE
 from zeta_rmt.report.render import Heading, Image, Para, Table
 from zeta_rmt.report.stats import (
@@ -123,14 +123,6 @@ def _budget_of(run: Run, cache: dict) -> tuple[float | None, float | None]:
     return cache[run.source]
 
 
-def _num(v) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _summary(values) -> dict:
