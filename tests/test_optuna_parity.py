@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-optuna = pytest.importorskip("optuna")
+import optuna  # noqa: E402  (a dev dependency: the sweeper under test needs it)
 
 from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
 from hydra.core.utils import JobReturn, JobStatus  # noqa: E402
