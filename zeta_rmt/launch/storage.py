@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from zeta_rmt.utils import remote
 from zeta_rmt.utils.errors import ConfigError
-from zeta_rmt.utils.fsio import atomic_write_bytes, is_local_fs
 
 __all__ = [
     "StorageError", "is_remote", "get_fs", "join", "exists", "read_bytes", "write_bytes", "write_text",
@@ -72,20 +71,14 @@ def exists(url) -> bool:
 
 def read_bytes(url) -> bytes:
     fs, p = get_fs(url)
-    if is_local_fs(fs):
-        with fs.open(p, "rb") as fh:
-            return fh.read()
     return call(fs, "cat_file", p, url=str(url))
 
 
 def write_bytes(url, data: bytes) -> None:
-    """Write so that readers never see a partial file (see :func:`atomic_write_bytes`): locally a
+    """Write so that readers never see a partial file (see :func:`remote.write_whole`): locally a
     temporary file and a rename, remotely one upload (cancelled at the time limit)."""
     fs, p = get_fs(url)
-    if is_local_fs(fs):
-        atomic_write_bytes(fs, p, data)
-    else:
-        call(fs, "pipe_file", p, data, url=str(url))
+    remote.write_whole(fs, p, data, url=str(url), error=StorageError)
 
 
 def write_text(url, text: str) -> None:

@@ -378,6 +378,19 @@ def call(fs, method: str, *args, url: str | None = None, error: type[Exception] 
         raise mapped from None
 
 
+def write_whole(fs, path: str, data: bytes, *, url: str | None = None,
+                error: type[Exception] = RemoteUnavailableError) -> None:
+    """Write ``data`` so that readers never see a partial file: locally a temporary file and a rename
+    (:func:`~zeta_rmt.utils.fsio.atomic_write_bytes`), remotely one upload within the limit (cancelled
+    at it: the object appears whole or not at all)."""
+    from zeta_rmt.utils.fsio import atomic_write_bytes, is_local_fs
+
+    if is_local_fs(fs):  # (memory:// is an object store here: one upload, as on GCS)
+        atomic_write_bytes(fs, path, data)
+    else:
+        call(fs, "pipe_file", path, data, url=url, error=error)
+
+
 def bounded(fn, *args, what: str, error: type[Exception], timeout: float | None = None,
             endpoint: str | None = None, **kwargs):
     """``fn(*args, **kwargs)`` in a worker thread; after ``timeout`` seconds (default: the limit)

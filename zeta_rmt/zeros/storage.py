@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 
 from zeta_rmt.utils import remote
-from zeta_rmt.utils.fsio import atomic_write_bytes, is_local_fs
+from zeta_rmt.utils.fsio import is_local_fs
 from zeta_rmt.zeros.errors import ZeroDataError
 
 
@@ -43,9 +43,6 @@ def _call(fs, method: str, path: str, *args, **kwargs):
 
 
 def read_bytes(fs, path: str) -> bytes:
-    if is_local_fs(fs):
-        with fs.open(path, "rb") as fh:
-            return fh.read()
     return _call(fs, "cat_file", path)
 
 
@@ -71,12 +68,9 @@ def size(fs, path: str) -> int:
 
 
 def write_bytes(fs, path: str, data: bytes) -> None:
-    """Write ``data`` so that readers never see a partial file (see :func:`atomic_write_bytes`):
+    """Write ``data`` so that readers never see a partial file (see :func:`remote.write_whole`):
     locally a temporary file and a rename, remotely one upload (cancelled at the time limit)."""
-    if is_local_fs(fs):
-        atomic_write_bytes(fs, path, data)
-    else:
-        _call(fs, "pipe_file", path, data)
+    remote.write_whole(fs, path, data, url=remote.url_of(fs, path), error=ZeroDataError)
 
 
 def sha256(data: bytes) -> str:
