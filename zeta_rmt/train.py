@@ -154,10 +154,7 @@ def optimized_metrics(cfg: DictConfig) -> list[str]:
 
 def _skipped(cfg: DictConfig, reason: str) -> dict[str, Any]:
     """A sweep point this configuration does not run: ``metrics.json`` says so (``status: skipped``)."""
-    result = {"status": "skipped", "reason": reason, "regime": records.regime_of(cfg),
-              "num_zeros": int(cfg.data.num_zeros), "seed": cfg.get("seed"), "config_hash": config_hash(cfg),
-              "wall_time_s": 0.0, "epochs": 0, "optimized_metric": cfg.get("optimized_metric"), "final": {},
-              "best": None, "data": {}}
+    result = records.skipped_record(cfg, reason, config_hash=config_hash(cfg))
     out_dir = cfg.get("paths", {}).get("output_dir")
     if out_dir:
         storage.write_text(storage.join(out_dir, records.METRICS_FILE), records.dumps(result))
@@ -311,11 +308,6 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _preemption_checkpoint(cfg: DictConfig) -> str | None:
-    """The checkpoint the SIGTERM handler of this process saved, if any."""
-    return preemption.last_saved_path()
-
-
 def _record_failure(cfg: DictConfig, exc: BaseException, wall: float, status: str = "failed") -> None:
     """Write ``metrics.json`` with ``status: "failed"`` and the error into the run directory."""
     try:
@@ -343,7 +335,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         result = train(cfg)
     except SIGTERMException as exc:  # preempted or cancelled: last.ckpt is saved, a restart resumes from it
         _record_failure(cfg, exc, time.perf_counter() - t0, status="preempted")
-        saved = _preemption_checkpoint(cfg)
+        saved = preemption.last_saved_path()
         print(f"zeta_rmt.train: SIGTERM: stopped"
               + (f"; {saved} was saved: rerun the same command (same output dir) to resume from it" if saved
                  else "; no checkpoint was saved") + f" (exit status {preemption.EXIT_CODE})", file=sys.stderr, flush=True)

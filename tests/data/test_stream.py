@@ -276,11 +276,20 @@ def test_nothing_of_size_n_is_read(monkeypatch):
     whole-array loader of the other backends is never called."""
     from zeta_rmt.models.module import BASELINE_HISTORY, VALIDATION_WINDOW_MAX
 
-    monkeypatch.setattr("zeta_rmt.data.base.load_zeros", lambda *a, **k: pytest.fail("load_zeros(1..N+K) called"))
+    from zeta_rmt.zeros.sources import ZeroSource
+
+    n = 400_000
+    whole = ZeroSource.load  # the other backends' whole-array read of zeros 1..N+K goes through it
+
+    def no_whole_array(self, start, count):
+        if count >= n:
+            pytest.fail(f"zeros {start}..{start + count - 1} read at once (the whole-array loader)")
+        return whole(self, start, count)
+
+    monkeypatch.setattr(ZeroSource, "load", no_whole_array)
     reads = []
     real = ZeroRangeReader.read
     monkeypatch.setattr(ZeroRangeReader, "read", lambda self, s, c: reads.append(c) or real(self, s, c))
-    n = 400_000
     dm = ClusterDataModule(num_zeros=n, primes=[2, 3, 5, 7, 11], num_parts=200, batch_size=2, backend="stream",
                            halo=22, target="spacing", extrapolation_window=100, far_window_start=None)
     dm.setup()

@@ -61,7 +61,6 @@ class PlainProgress(ProgressBar):
         self._step0 = 0
         self._loss_sum, self._loss_n = None, 0
         self._epoch_times: list[float] = []
-        self.lines: list[str] = []
 
     # ProgressBar's interface
     def disable(self) -> None:
@@ -75,7 +74,6 @@ class PlainProgress(ProgressBar):
         return self._enabled
 
     def _print(self, line: str) -> None:
-        self.lines.append(line)
         print(line, file=self.stream or sys.stdout, flush=True)
 
     def _metrics(self, trainer) -> dict[str, float]:

@@ -17,7 +17,7 @@ from zeta_rmt.rmt.unfolding import (
     inverse_smooth_count, local_mean_spacing, local_mean_spacing_torch, smooth_count,
     smooth_density,
 )
-from zeta_rmt.zeros import ZeroDataError, load_zeros, open_source
+from zeta_rmt.zeros import ZeroDataError, open_source
 
 FEATURES = ("log_n", "unfolded", "prime_sum")
 TARGETS = ("raw", "residual", "spacing")
@@ -201,6 +201,7 @@ class ZeroGraphDataModule(pl.LightningDataModule):
             )
             warnings.warn(self.far_window_note + " (set data.far_window_start=null or a larger index)", stacklevel=2)
             self.far_window_start = None
+        self._source = None  # the opened data.source (see _open_source)
         self.zeros: np.ndarray | None = None
         self.far_zeros: np.ndarray | None = None  # gamma_{F-1} .. gamma_{F+K-1}
         self._smooth_cache: torch.Tensor | None = None
@@ -229,10 +230,13 @@ class ZeroGraphDataModule(pl.LightningDataModule):
         return src
 
     def _open_source(self):
-        try:
-            return open_source(self.source, allow_low_precision=self.allow_low_precision)
-        except ZeroDataError as exc:  # the message names the file, line or shard
-            raise DataConfigError(f"data.source={self.source!r}: {exc}") from None
+        """The opened ``data.source``, once per module (train() checks it first, load() reads from it)."""
+        if self._source is None:
+            try:
+                self._source = open_source(self.source, allow_low_precision=self.allow_low_precision)
+            except ZeroDataError as exc:  # the message names the file, line or shard
+                raise DataConfigError(f"data.source={self.source!r}: {exc}") from None
+        return self._source
 
     def load(self) -> np.ndarray:
         """gamma_1 .. gamma_{N+K} (float64); cached on the module.  Also loads the far window."""
@@ -246,8 +250,7 @@ class ZeroGraphDataModule(pl.LightningDataModule):
             if self.far_window_start is not None:
                 f = self.far_window_start
                 try:
-                    self.far_zeros = np.asarray(load_zeros(self.source, f - 1, self.window + 1,
-                                                           allow_low_precision=self.allow_low_precision), dtype=np.float64)
+                    self.far_zeros = np.asarray(src.load(f - 1, self.window + 1), dtype=np.float64)
                 except ZeroDataError as exc:
                     self.far_window_note = (f"data.far_window_start={f}: data.source={self.source!r} does not hold "
                                             f"zeros {f - 1}..{f + self.window - 1} ({exc}); far-window metrics are off")

@@ -72,8 +72,6 @@ class PreemptionCheckpoint(pl.Callback):
             raise ValueError(f"callbacks.preemption.grace_s must be a number of seconds > 0, got {grace_s!r}")
         self.grace_s = float(grace_s)
         self.received_at: float | None = None
-        self.saved_path: str | None = None
-        self.save_seconds: float | None = None
         self._interruptible = False
         self._installed = False
         self._previous = None
@@ -187,13 +185,11 @@ class PreemptionCheckpoint(pl.Callback):
         if last is None:
             _log("SIGTERM: no callbacks.last_checkpoint in this run, so nothing is saved for a restart")
             return
-        t = time.monotonic()
         if not self._bounded(lambda: last.save(trainer, reason="preempted", sync_logs=False), trainer,
                              f"saving {last.path}"):
             return
         global _last_saved
-        self.saved_path = _last_saved = last.path
-        self.save_seconds = time.monotonic() - t
+        _last_saved = last.path
         if last.mirror:  # remote copies of the log files, in what is left of the grace period
             self._bounded(last.mirror.sync, trainer, "copying the log files up")
         # the loggers' final flush comes next (Lightning finalizes them after this hook): keep it in the grace

@@ -232,13 +232,14 @@ class LastCheckpoint(pl.callbacks.Checkpoint):
     def setup(self, trainer, pl_module, stage=None):
         storage.prepare_protocol(self.dirpath)
 
-    def flush_logs(self, trainer) -> None:
+    def flush_logs(self, trainer, sync: bool = True) -> None:
+        """Save every logger; with ``sync``, also copy the remote log files up."""
         for lg in trainer.loggers:
             try:
                 lg.save()
             except Exception as exc:  # noqa: BLE001 - a logger's flush must not stop training
                 _log(f"warning: flushing logger {type(lg).__name__} failed: {exc}")
-        if self.mirror:
+        if sync and self.mirror:
             self.mirror.sync()
 
     def on_train_epoch_end(self, trainer, pl_module):
@@ -259,14 +260,7 @@ class LastCheckpoint(pl.callbacks.Checkpoint):
     def save(self, trainer, reason: str = "epoch", sync_logs: bool = True) -> None:
         """Write ``last.ckpt`` now, after flushing the loggers (and, with ``sync_logs``, copying remote log
         files up) so that logs never lag behind it."""
-        if sync_logs:
-            self.flush_logs(trainer)  # logs first: after a kill they are never behind the checkpoint ...
-        else:
-            mirror, self.mirror = self.mirror, None
-            try:
-                self.flush_logs(trainer)
-            finally:
-                self.mirror = mirror
+        self.flush_logs(trainer, sync=sync_logs)  # logs first: after a kill they are never behind the checkpoint ...
         trainer.save_checkpoint(self.path, weights_only=False)
         self._last_save = time.monotonic()
         if reason != "epoch":

@@ -43,25 +43,45 @@ def regime_of(cfg) -> str | None:
     return _REGIME_BY_TARGET.get(target.rsplit(".", 1)[-1])
 
 
-def failure_record(cfg, exc: BaseException, wall_time_s: float, config_hash: str | None = None) -> dict[str, Any]:
-    """``metrics.json`` content of a run that raised ``exc``: what is known without its trainer."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+def _whole(v) -> int | None:
+    """An integer config value (``1e6`` counts), else None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+        return None
+    return int(v)
+
+
+def _untrained_record(cfg, status: str, wall_time_s: float, config_hash: str | None, epochs) -> dict[str, Any]:
+    """``metrics.json`` of a run without a trainer's results: what its config says."""
     num_zeros = _get(cfg, "data.num_zeros")
     seed = _get(cfg, "seed")
     return {
-        "status": "failed",
+        "status": status,
         "regime": regime_of(cfg),
-        "num_zeros": num_zeros if isinstance(num_zeros, int) else None,
-        "seed": seed if isinstance(seed, int) else None,
+        "num_zeros": _whole(num_zeros),
+        "seed": _whole(seed),
         "config_hash": config_hash,
         "wall_time_s": float(wall_time_s),
-        "epochs": None,
+        "epochs": epochs,
         "optimized_metric": _plain(_get(cfg, "optimized_metric")),
         "final": {},
         "best": None,
         "data": {},
-        "error": {"type": type(exc).__name__, "message": str(exc), "traceback": tb[-4000:]},
     }
+
+
+def failure_record(cfg, exc: BaseException, wall_time_s: float, config_hash: str | None = None) -> dict[str, Any]:
+    """``metrics.json`` content of a run that raised ``exc``: what is known without its trainer."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    rec = _untrained_record(cfg, "failed", wall_time_s, config_hash, epochs=None)
+    rec["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": tb[-4000:]}
+    return rec
+
+
+def skipped_record(cfg, reason: str, config_hash: str | None = None) -> dict[str, Any]:
+    """``metrics.json`` of a sweep point its configuration does not run (``max_num_zeros``)."""
+    rec = _untrained_record(cfg, "skipped", 0.0, config_hash, epochs=0)
+    rec["reason"] = reason
+    return rec
 
 
 def _plain(value):

@@ -43,6 +43,8 @@ class Run:
     seed: int | None = None
     num_zeros: int | None = None
     epochs: int | None = None
+    global_step: float | None = None        # optimiser steps (metrics.json; the budget of ab_rg / scaling)
+    train_nodes_seen: float | None = None
     wall_time_s: float | None = None
     optimized_metric: str | None = None
     config_hash: str | None = None
@@ -76,14 +78,7 @@ class Run:
 
     def metric(self, name: str, which: str = "final") -> float | None:
         src = self.final if which == "final" else (self.best or {})
-        v = src.get(name)
-        if v is None:
-            return None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        return f if math.isfinite(f) else None
+        return _num(src.get(name))
 
     def predictions(self) -> dict[str, np.ndarray] | None:
         if not self.predictions_path:
@@ -204,6 +199,8 @@ def load_run_dir(run_dir: Path, run_id: str | None = None) -> Run:
     run.seed = rec.get("seed")
     run.num_zeros = rec.get("num_zeros")
     run.epochs = rec.get("epochs")
+    run.global_step = _num(rec.get("global_step"))
+    run.train_nodes_seen = _num(rec.get("train_nodes_seen"))
     run.wall_time_s = _num(rec.get("wall_time_s"))
     run.optimized_metric = _first_metric(rec.get("optimized_metric"))
     run.config_hash = rec.get("config_hash")

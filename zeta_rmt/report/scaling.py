@@ -28,14 +28,12 @@ and every number under ``"scaling"`` in ``report.json``.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zeta_rmt.report.runs import Run, _num
-from zeta_rmt.report.records import METRICS_FILE
 from zeta_rmt.report.render import Heading, Image, Para, Table
 from zeta_rmt.report.stats import (
     INTERACTION_TEST_NAME,
@@ -100,27 +98,9 @@ def rg_pairs(arms: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _metric_of(run: Run, name: str) -> float | None:
-    return run.metric(name)
-
-
-def _budget_of(run: Run, cache: dict) -> tuple[float | None, float | None]:
-    """(optimiser steps, train nodes seen) from the run's metrics.json (``global_step``,
-    ``train_nodes_seen``), or from ``run.extra`` for sources without a local folder."""
-    if "global_step" in run.extra or "train_nodes_seen" in run.extra:
-        return _num(run.extra.get("global_step")), _num(run.extra.get("train_nodes_seen"))
-    if run.source not in cache:
-        rec = None
-        if "://" not in run.source:
-            p = Path(run.source)
-            p = p if p.name == METRICS_FILE else p / METRICS_FILE
-            try:
-                rec = json.loads(p.read_text())
-            except (OSError, ValueError):
-                rec = None
-        rec = rec if isinstance(rec, dict) else {}
-        cache[run.source] = (_num(rec.get("global_step")), _num(rec.get("train_nodes_seen")))
-    return cache[run.source]
+def _budget_of(run: Run) -> tuple[float | None, float | None]:
+    """(optimiser steps, train nodes seen): ``global_step`` and ``train_nodes_seen`` of metrics.json."""
+    return run.global_step, run.train_nodes_seen
 
 
 
@@ -176,13 +156,12 @@ def analyse(runs: list[Run], alpha: float = 0.05, min_effect: float = 0.1) -> di
         return None
     arms = sorted({r.arm for r in runs if r.num_zeros is not None}, key=_arm_order)
     ok_arms = [a for a in arms if any(r.ok and r.arm == a for r in runs)]
-    cache: dict = {}
     cells = []
     for arm in arms:
         for n in sorted({int(r.num_zeros) for r in runs if r.arm == arm and r.num_zeros is not None}):
             rs = [r for r in runs if r.arm == arm and r.num_zeros == n]
             ok = [r for r in rs if r.ok]
-            budget = [_budget_of(r, cache) for r in ok]
+            budget = [_budget_of(r) for r in ok]
             steps = sorted({int(s) for s, _ in budget if s is not None})
             cells.append({
                 "arm": arm, "num_zeros": n, "runs": len(rs), "completed": len(ok),
@@ -191,7 +170,7 @@ def analyse(runs: list[Run], alpha: float = 0.05, min_effect: float = 0.1) -> di
                 "steps": steps, "steps_mean": _summary([s for s, _ in budget])["mean"],
                 "train_nodes_seen": _summary([t for _, t in budget]),
                 "wall_time_s": _summary([r.wall_time_s for r in ok]),
-                "metrics": {m: _summary([_metric_of(r, m) for r in ok]) for m in METRICS},
+                "metrics": {m: _summary([r.metric(m) for r in ok]) for m in METRICS},
             })
     part1 = _part1(runs, ok_arms, sizes, alpha, min_effect)
     part2 = _part2(runs, ok_arms, alpha)
@@ -213,7 +192,7 @@ def _values_by_seed(runs: list[Run], arm: str, n: int, metric: str) -> dict:
     acc = defaultdict(list)
     for i, r in enumerate(runs):
         if r.ok and r.arm == arm and r.num_zeros == n:
-            v = _metric_of(r, metric)
+            v = r.metric(metric)
             if v is not None:
                 acc[r.seed if r.seed is not None else f"run{i}"].append(v)
     return {k: sum(v) / len(v) for k, v in acc.items()}
@@ -245,7 +224,7 @@ def _contrast(runs: list[Run], pair: tuple[str, str], n: int, alpha: float, min_
 def _part1(runs: list[Run], arms: list[str], sizes: list[int], alpha: float, min_effect: float) -> dict:
     n0 = sizes[0]
     at_n0 = [a for a in arms if any(r.ok and r.arm == a and r.num_zeros == n0 for r in runs)]
-    skill = {a: {key: _summary([_metric_of(r, m) for r in runs if r.ok and r.arm == a and r.num_zeros == n0])
+    skill = {a: {key: _summary([r.metric(m) for r in runs if r.ok and r.arm == a and r.num_zeros == n0])
                  for key, m, _ in BASELINES} for a in at_n0}
     beats = {a: {key: bool(s["n"] >= 2 and s["ci_low"] > 0) for key, s in d.items()} for a, d in skill.items()}
     any_beats = {key: any(beats[a][key] for a in at_n0) for key, _, _ in BASELINES}
@@ -311,8 +290,8 @@ def _contrast_sentence(c: dict, alpha: float, min_effect: float, none_beat_smoot
 def _part2(runs: list[Run], arms: list[str], alpha: float) -> dict:
     slopes = {}
     for a in arms:
-        pts = [(math.log10(r.num_zeros), _metric_of(r, SKILL)) for r in runs
-               if r.ok and r.arm == a and r.num_zeros and _metric_of(r, SKILL) is not None]
+        pts = [(math.log10(r.num_zeros), r.metric(SKILL)) for r in runs
+               if r.ok and r.arm == a and r.num_zeros and r.metric(SKILL) is not None]
         ns = sorted({round(10**x) for x, _ in pts})
         fit = ols_slope([x for x, _ in pts], [y for _, y in pts])
         slopes[a] = {**fit, "sizes": ns}
@@ -340,7 +319,7 @@ def _part2(runs: list[Run], arms: list[str], alpha: float) -> dict:
         means = {}
         for arm, flag in ((with_rg, 1.0), (without, 0.0)):
             for n in common:
-                vals = [_metric_of(r, SKILL) for r in runs if r.ok and r.arm == arm and r.num_zeros == n]
+                vals = [r.metric(SKILL) for r in runs if r.ok and r.arm == arm and r.num_zeros == n]
                 vals = [v for v in vals if v is not None]
                 means[(arm, n)] = sum(vals) / len(vals) if vals else math.nan
                 xs += [math.log10(n)] * len(vals)

@@ -9,8 +9,8 @@ Two things stop that:
   starts its thread pool (libgomp reads it once, at start-up): idle threads sleep instead of spinning;
 * ``hardware.cpu_threads``: ``auto`` uses the cores this process may run on (CPU affinity and a cgroup
   CPU quota) minus the ones other processes keep busy right now, at least 1; an integer fixes it.
-  Torch's intra-op pool, its inter-op pool and numba's pool (the banded stencil, the head kernels)
-  all get that count.
+  Torch's intra-op and inter-op pools get that count, and numba's pool (the banded stencil, the
+  head kernels) follows torch's wherever it runs.
 
 The ``OMP_NUM_THREADS`` environment variable, when set, is respected as a fixed count (``auto`` then
 uses it instead of measuring).
@@ -115,17 +115,12 @@ def resolve_threads(setting="auto", *, cores: int | None = None, busy: float | N
 
 
 def apply_threads(threads: int) -> None:
-    """Give torch's intra-op and inter-op pools and numba's pool ``threads`` threads."""
+    """Give torch's intra-op and inter-op pools ``threads`` threads. numba's pool follows torch's count
+    wherever the project runs numba on the training path (``graph.banded.match_numba_threads``)."""
     import torch
 
     torch.set_num_threads(int(threads))
     try:
         torch.set_num_interop_threads(int(threads))
     except RuntimeError:  # already started in this process (a second run in one interpreter)
-        pass
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    except ImportError:  # pragma: no cover - numba is a dependency
         pass
